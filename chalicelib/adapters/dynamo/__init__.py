@@ -1,0 +1,1 @@
+"""DynamoDB adapters: PynamoDB models (the one definition of every table) and repositories."""

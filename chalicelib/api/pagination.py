@@ -1,0 +1,68 @@
+"""Opaque, tamper-evident list cursors bound to the list and the caller that received them (API.md §1)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from chalicelib.api.validation import integer, validate_query
+from chalicelib.errors import InvalidCursor
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+_SIG_BYTES = 16
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key() -> bytes:
+    from chalicelib import deps
+
+    return deps.keyring().derived("list-cursor-v1")
+
+
+def encode_cursor(list_id: str, caller_id: str, position: dict[str, Any] | None) -> str | None:
+    if position is None:
+        return None
+    payload = json.dumps({"l": list_id, "c": caller_id, "p": position}, separators=(",", ":"), sort_keys=True).encode()
+    signature = hmac.new(_key(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def decode_cursor(cursor: str | None, list_id: str, caller_id: str) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    try:
+        payload_part, signature_part = cursor.split(".")
+        payload, signature = _unb64(payload_part), _unb64(signature_part)
+    except (ValueError, TypeError):
+        raise InvalidCursor() from None
+    expected = hmac.new(_key(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
+    if not hmac.compare_digest(signature, expected):
+        raise InvalidCursor()
+    document = json.loads(payload)
+    if document.get("l") != list_id or document.get("c") != caller_id:
+        raise InvalidCursor()
+    return document["p"]
+
+
+def page_params(query: dict[str, str] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate `limit`/`cursor` plus the list's own filters (`extra`), rejecting unknown parameters."""
+    from chalicelib.api.validation import text
+
+    spec = {"limit": integer(1, MAX_LIMIT, required=False, default=DEFAULT_LIMIT),
+            "cursor": text(2048, required=False), **(extra or {})}
+    return validate_query(query, spec)
+
+
+def page_body(items: list[Any], list_id: str, caller_id: str, position: dict[str, Any] | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": encode_cursor(list_id, caller_id, position)}

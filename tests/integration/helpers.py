@@ -1,0 +1,141 @@
+"""Shared helpers for integration tests: a thin HTTP wrapper, login, and a fresh community per test."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+ADMIN_PASSWORD = "local-admin-pass"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+
+class Api:
+    def __init__(self, client: Any):
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
+             headers: dict[str, str] | None = None, raw: bytes | None = None) -> Reply:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        response = self.client.http.request(method, path, headers=all_headers, body=payload)
+        text = response.body or b""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        return Reply(response.status_code, parsed, {k.lower(): v for k, v in response.headers.items()}, text)
+
+    def get(self, path: str, token: str | None = None, **kw: Any) -> Reply:
+        return self.call("GET", path, token=token, **kw)
+
+    def post(self, path: str, body: Any = None, token: str | None = None, **kw: Any) -> Reply:
+        return self.call("POST", path, body if body is not None else {}, token=token, **kw)
+
+    def patch(self, path: str, body: Any, token: str | None = None, **kw: Any) -> Reply:
+        return self.call("PATCH", path, body, token=token, **kw)
+
+    def put(self, path: str, body: Any, token: str | None = None, **kw: Any) -> Reply:
+        return self.call("PUT", path, body, token=token, **kw)
+
+    def delete(self, path: str, token: str | None = None, **kw: Any) -> Reply:
+        return self.call("DELETE", path, token=token, **kw)
+
+
+def random_phone() -> str:
+    return f"+86139{secrets.randbelow(10**8):08d}"
+
+
+def random_account(prefix: str = "user") -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+def login_reply(api: Api, account: str, password: str) -> Reply:
+    return api.post("/auth/login", {"account": account, "password": password})
+
+
+def login(api: Api, account: str, password: str) -> str:
+    """Sign in all the way and return an access token."""
+    reply = login_reply(api, account, password)
+    assert reply.status == 200, reply.body
+    return reply.body["access_token"]
+
+
+@dataclass
+class Person:
+    user_id: str
+    account: str
+    password: str
+    phone: str
+    token: str
+
+
+@dataclass
+class World:
+    """A fresh community with two buildings, three units, a staff member and a technician."""
+
+    api: Api
+    admin: str
+    community_id: str
+    building_ids: list[str]
+    unit_ids: list[str]
+    staff: Person | None = None
+    technician: Person | None = None
+    owners: list[Person] = field(default_factory=list)
+
+    def owner(self, unit_ids: list[str] | None = None, name: str = "张三") -> Person:
+        """Issue an owner account for `unit_ids` (default: the first unit), sign in and set a password."""
+        phone = random_phone()
+        account = random_account("owner")
+        created = self.api.post("/staff/owners", {"name": name, "phone": phone, "account": account,
+                                                  "unit_ids": unit_ids or [self.unit_ids[0]]}, token=self.admin)
+        assert created.status == 201, created.body
+        person = activate(self.api, created.body["user_id"], account, created.body["initial_password"], phone)
+        self.owners.append(person)
+        return person
+
+
+def activate(api: Api, user_id: str, account: str, initial_password: str, phone: str) -> Person:
+    """First sign-in of a new account: replace the initial password as the API requires."""
+    token = login(api, account, initial_password)
+    password = f"new-{secrets.token_hex(8)}-pass"
+    changed = api.post("/auth/password", {"old_password": initial_password, "new_password": password}, token=token)
+    assert changed.status == 204, changed.body
+    return Person(user_id, account, password, phone, token)
+
+
+def make_world(api: Api, admin: str) -> World:
+    community = api.post("/staff/communities", {"name": "测试小区", "address": "上海市测试路1号"}, token=admin)
+    assert community.status == 201, community.body
+    cid = community.body["community_id"]
+    buildings = [api.post(f"/staff/communities/{cid}/buildings", {"name": n}, token=admin).body["building_id"]
+                 for n in ("1号楼", "2号楼")]
+    units = []
+    for building, unit_no in ((buildings[0], "101"), (buildings[0], "102"), (buildings[1], "201")):
+        reply = api.post("/staff/units", {"community_id": cid, "building_id": building, "unit_no": unit_no,
+                                          "floor": 1, "area_m2": 89.56, "layout": "3室2厅1卫"}, token=admin)
+        assert reply.status == 201, reply.body
+        units.append(reply.body["unit_id"])
+    world = World(api, admin, cid, buildings, units)
+    for role in ("staff", "technician"):
+        phone, account = random_phone(), random_account(role)
+        created = api.post("/staff/users", {"name": role, "phone": phone, "role": role, "account": account,
+                                            "community_ids": [cid]}, token=admin)
+        assert created.status == 201, created.body
+        person = activate(api, created.body["user_id"], account, created.body["initial_password"], phone)
+        setattr(world, role, person)
+    return world

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain import passwords
+from chalicelib.domain.passwords import WeakPassword, check_policy
+
+
+def test_hash_password_uses_argon2id_with_owasp_parameters():
+    # given / when
+    stored = passwords.hash_password("correct horse battery")
+    # then: $argon2id$v=19$m=19456,t=2,p=1$...
+    assert stored.startswith("$argon2id$")
+    params = dict(p.split("=") for p in stored.split("$")[3].split(","))
+    assert int(params["m"]) >= 19 * 1024
+    assert int(params["t"]) >= 2
+
+
+def test_verify_password_accepts_the_right_password_only():
+    stored = passwords.hash_password("correct horse battery")
+    assert passwords.verify_password(stored, "correct horse battery")
+    assert not passwords.verify_password(stored, "correct horse battery ")
+    assert not passwords.verify_password("not-a-hash", "anything")
+
+
+def test_verify_password_normalises_unicode():
+    stored = passwords.hash_password("ｐａｓｓ密码字ｗｏｒｄ")  # full-width letters
+    assert passwords.verify_password(stored, "pass密码字word")
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("short", "at least 8"),
+    ("x" * 129, "at most 128"),
+    ("password1", "common"),
+    ("qwertyuiop", "common"),
+    ("aaaaaaaaaaaa", "common"),
+    ("my-zhangwei-home", "account name"),
+    ("tel13800138000!", "phone"),
+])
+def test_check_policy_refuses_weak_passwords(password, reason):
+    with pytest.raises(WeakPassword) as caught:
+        check_policy(password, account="zhangwei", phone="+8613800138000")
+    assert reason in caught.value.message
+    assert caught.value.code == "weak_password"
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "长城永远不倒下来了", "".join(chr(0x4E00 + i * 7) for i in range(128)), "Tr0ub4dor&3-xyz"])
+def test_check_policy_accepts_long_unusual_passwords_without_composition_rules(password):
+    check_policy(password, account="zhangwei", phone="+8613800138000")
+
+
+def test_common_password_list_is_large():
+    assert len(passwords._common_passwords()) >= 10_000
+
+
+def test_generated_initial_password_passes_the_policy():
+    for _ in range(20):
+        check_policy(passwords.generate_initial_password(), account="someone", phone="+8613800138000")
+
+
+def test_burn_verification_runs_a_real_argon2_verification(monkeypatch):
+    # given: count calls into argon2's verify
+    calls = []
+    original = passwords._hasher().verify
+    monkeypatch.setattr(type(passwords._hasher()), "verify", lambda self, h, p: calls.append(h) or original(h, p))
+    # when
+    passwords.burn_verification("whatever-password")
+    # then: one verification against a real argon2id hash
+    assert len(calls) == 1 and calls[0].startswith("$argon2id$")

@@ -1,8 +1,14 @@
-"""The Chalice app: middleware and blueprints, nothing else. Every Lambda imports this file: keep it lean."""
+"""The Chalice app: middleware, blueprints and event handlers, nothing else.
+
+Every Lambda of the app imports this file: keep it lean (heavy libraries are imported where they are used).
+"""
 
 from chalice import Chalice
 
 from chalicelib.api import auth, middleware, platform
+from chalicelib.events import jobs
+from chalicelib.resources import JOBS_QUEUE
+from chalicelib.settings import resource_name
 
 app = Chalice(app_name="owner-portal")
 app.debug = False
@@ -10,3 +16,8 @@ app.debug = False
 middleware.register(app)
 app.register_blueprint(platform.bp)
 app.register_blueprint(auth.bp)
+
+
+@app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
+def handle_jobs(event):
+    return jobs.dispatch(list(event))

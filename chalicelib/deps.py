@@ -86,6 +86,21 @@ def auth_service():
     return AuthService(accounts(), session_service(), audit())
 
 
+@provider
+def sms():
+    from chalicelib.adapters.messaging import SnsSms
+
+    return SnsSms(aws_client("sns"), get_settings().sms_allowed_country_codes)
+
+
+@provider
+def jobs():
+    from chalicelib.adapters.messaging import SqsJobs
+    from chalicelib.resources import JOBS_QUEUE
+
+    return SqsJobs(aws_client("sqs"), get_settings().name(JOBS_QUEUE))
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

@@ -1,0 +1,1 @@
+"""Non-HTTP handlers: SQS consumers and schedules."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -18,7 +18,7 @@ KEYS = json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(b"k" * 32).d
 class Clock:
     def __init__(self) -> None:
         # token expiry is checked against the real clock by PyJWT, so start from now
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now

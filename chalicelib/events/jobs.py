@@ -1,0 +1,53 @@
+"""The jobs queue: one SQS consumer that routes each message to the handler registered for its `kind`.
+
+Areas register work with `@job("kind")` and enqueue with `deps.jobs().send("kind", payload)`; a handler must
+be idempotent (SQS delivers at least once). A failing message is reported alone (partial batch response), so
+the rest of the batch is not redelivered; after the queue's `maxReceiveCount` it lands in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.observability import logger
+
+JobHandler = Callable[[dict[str, Any]], None]
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+def job(kind: str) -> Callable[[JobHandler], JobHandler]:
+    def register(fn: JobHandler) -> JobHandler:
+        if kind in _HANDLERS:
+            raise ValueError(f"job kind {kind!r} registered twice")
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def handlers() -> dict[str, JobHandler]:
+    return dict(_HANDLERS)
+
+
+def run(kind: str, payload: dict[str, Any]) -> None:
+    try:
+        handler = _HANDLERS[kind]
+    except KeyError:
+        raise ValueError(f"no handler for job kind {kind!r}") from None
+    handler(payload)
+
+
+def dispatch(records: list[Any]) -> dict[str, list[dict[str, str]]]:
+    """Run each SQS record's job; return the ids of the failed ones (SQS partial batch response)."""
+    failures = []
+    for record in records:
+        message_id = record.to_dict()["messageId"]
+        try:
+            message = json.loads(record.body)
+            run(message["kind"], message["payload"])
+        except Exception:  # noqa: BLE001 - one bad message must not fail its neighbours
+            logger.exception("job failed", extra={"message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

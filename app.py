@@ -21,3 +21,16 @@ app.register_blueprint(auth.bp)
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
 def handle_jobs(event):
     return jobs.dispatch(list(event))
+
+
+
+def _wire_schedules() -> None:
+    """Turn every registered scheduled job into a Chalice schedule (a module attribute, as Lambda looks it up)."""
+    from chalicelib.events import schedules
+
+    for job in schedules.all_jobs().values():
+        name = "schedule_" + job.name.replace("-", "_")
+        globals()[name] = app.schedule(job.expression, name=name)(lambda event, _fn=job.fn: _fn())
+
+
+_wire_schedules()

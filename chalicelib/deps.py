@@ -81,9 +81,33 @@ def directory():
 
 @provider
 def auth_service():
-    from chalicelib.domain.auth import AuthService
+    from chalicelib.adapters.captcha_image import render_png
+    from chalicelib.adapters.dynamo.auth import (
+        DynamoCaptchas,
+        DynamoChallenges,
+        DynamoCounters,
+        DynamoDevices,
+        DynamoLoginState,
+    )
+    from chalicelib.domain.auth import AuthConfig, AuthService
 
-    return AuthService(accounts(), session_service(), audit())
+    settings = get_settings()
+    return AuthService(
+        accounts=accounts(), state=DynamoLoginState(), sessions=session_service(), challenges=DynamoChallenges(),
+        counters=DynamoCounters(), captchas=DynamoCaptchas(), devices=DynamoDevices(), sms=sms(),
+        box=secret_box(), audit=audit(), keys=keyring().derived,
+        config=AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
+                          settings.captcha_test_answer),
+        render_captcha=render_png,
+    )
+
+
+@provider
+def secret_box():
+    from chalicelib.adapters.crypto import KmsEnvelope
+    from chalicelib.resources import APP_KEY
+
+    return KmsEnvelope(aws_client("kms"), f"alias/{get_settings().name(APP_KEY)}")
 
 
 @provider

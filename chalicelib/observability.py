@@ -29,7 +29,8 @@ _SENSITIVE_KEY_PARTS = (
 )
 # Keys that contain a sensitive part but hold nothing secret.
 _SAFE_KEYS = frozenset({"status_code", "error_code", "code_kind", "country_code"})
-_PHONE = re.compile(r"\+?\d[\d\s-]{9,17}\d")
+# E.164 numbers and bare mainland mobiles, not digit runs inside ids (UUIDs, hex) or timestamps.
+_PHONE = re.compile(r"(?<![\w-])(?:\+\d{7,15}|1[3-9]\d{9})(?![\w-])")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _BEARER = re.compile(r"(?i)bearer\s+\S+")
 
@@ -48,7 +49,7 @@ def mask_phone(phone: str) -> str:
 def _scrub_text(text: str) -> str:
     text = _BEARER.sub("Bearer " + REDACTED, text)
     text = _JWT.sub(REDACTED, text)
-    return _PHONE.sub(lambda m: "****" + re.sub(r"\D", "", m.group())[-4:], text)
+    return _PHONE.sub(lambda m: "****" + m.group()[-4:], text)
 
 
 def redact(value: Any, key: str | None = None) -> Any:

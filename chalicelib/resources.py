@@ -80,6 +80,7 @@ RESOURCES = Resources(
 
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
+    from chalicelib.adapters.dynamo.auth import AUTH_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
 
-    return [*PLATFORM_MODELS]
+    return [*PLATFORM_MODELS, *AUTH_MODELS]

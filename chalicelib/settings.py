@@ -57,6 +57,7 @@ class Settings:
     resource_prefix: str
     sms_allowed_country_codes: tuple[str, ...]
     sms_per_ip_per_hour: int
+    login_failures_per_ip_before_captcha: int
     captcha_test_answer: str | None
     sandbox_payment_secret: str | None
     echo_sms: bool
@@ -87,6 +88,7 @@ def load_settings() -> Settings:
         resource_prefix=_required("RESOURCE_PREFIX"),
         sms_allowed_country_codes=codes,
         sms_per_ip_per_hour=_int("SMS_PER_IP_PER_HOUR", minimum=1),
+        login_failures_per_ip_before_captcha=_int("LOGIN_FAILURES_PER_IP_BEFORE_CAPTCHA", minimum=1),
         captcha_test_answer=captcha_answer,
         sandbox_payment_secret=sandbox_secret,
         echo_sms=stage == "local",

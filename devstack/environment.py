@@ -38,7 +38,8 @@ def apply(stage: str, emulator_url: str | None) -> dict[str, str]:
     """Set the stage's environment in this process (values already set by the caller win for test hooks)."""
     env = emulator_environment(stage, emulator_url)
     for key, value in env.items():
-        if key in ("CAPTCHA_TEST_ANSWER", "SMS_PER_IP_PER_HOUR", "SANDBOX_PAYMENT_SECRET") and key in os.environ:
+        if key in ("CAPTCHA_TEST_ANSWER", "SMS_PER_IP_PER_HOUR", "LOGIN_FAILURES_PER_IP_BEFORE_CAPTCHA",
+                   "SANDBOX_PAYMENT_SECRET") and key in os.environ:
             continue
         os.environ[key] = value
     return {k: os.environ[k] for k in env}

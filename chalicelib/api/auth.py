@@ -2,34 +2,73 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib import deps
 from chalicelib.api import validation as v
-from chalicelib.api.common import body
-from chalicelib.api.http import no_content
+from chalicelib.api.common import body, client_ip
+from chalicelib.api.http import accepted, no_content
 from chalicelib.api.routing import principal, route
-from chalicelib.domain.auth import SignedIn
+from chalicelib.domain.auth import MfaRequired, SignedIn
 
 bp = Blueprint(__name__)
+
+CODE = re.compile(r"^\d{6}$")
 
 
 def token_json(signed_in: SignedIn) -> dict[str, Any]:
     account, tokens = signed_in.account, signed_in.tokens
-    return {"access_token": tokens.access_token, "token_type": "Bearer", "expires_in": tokens.expires_in,
-            "refresh_token": tokens.refresh_token,
-            "user": {"user_id": account.user_id, "role": account.role, "name": account.name,
-                     "must_change_password": account.must_change_password}}
+    answer = {"access_token": tokens.access_token, "token_type": "Bearer", "expires_in": tokens.expires_in,
+              "refresh_token": tokens.refresh_token,
+              "user": {"user_id": account.user_id, "role": account.role, "name": account.name,
+                       "must_change_password": account.must_change_password}}
+    if signed_in.device_token:
+        answer["device_token"] = signed_in.device_token
+    return answer
+
+
+def _code() -> v.Field:
+    return v.text(6, pattern=CODE, pattern_hint="must be 6 digits")
+
+
+@route(bp, "/auth/captcha", public=True)
+def captcha() -> Any:
+    image = deps.auth_service().new_captcha()
+    return {"captcha_id": image.captcha_id, "image": "data:image/png;base64," + base64.b64encode(image.png).decode(),
+            "expires_in": image.expires_in}
 
 
 @route(bp, "/auth/login", ["POST"], public=True)
 def login() -> Any:
     data = body(bp, {"account": v.text(64), "password": v.secret_text(1024),
-                     "device_token": v.text(256, required=False),
-                     "captcha_id": v.text(64, required=False), "captcha_answer": v.text(16, required=False)})
-    return token_json(deps.auth_service().login(data["account"], data["password"]))
+                     "device_token": v.text(256, required=False), "captcha_id": v.text(64, required=False),
+                     "captcha_answer": v.text(16, required=False)})
+    result = deps.auth_service().login(data["account"], data["password"], client_ip(bp),
+                                       device_token=data["device_token"], captcha_id=data["captcha_id"],
+                                       captcha_answer=data["captcha_answer"])
+    if isinstance(result, MfaRequired):
+        return {"status": "mfa_required", "challenge_id": result.challenge_id, "methods": list(result.methods),
+                "phone_hint": result.phone_hint, "expires_in": result.expires_in}
+    return token_json(result)
+
+
+@route(bp, "/auth/sms", ["POST"], public=True)
+def send_sms() -> Any:
+    data = body(bp, {"challenge_id": v.text(64)})
+    deps.auth_service().send_code(data["challenge_id"], client_ip(bp))
+    return accepted({"resend_after": 60, "expires_in": 300})
+
+
+@route(bp, "/auth/verify", ["POST"], public=True)
+def verify() -> Any:
+    data = body(bp, {"challenge_id": v.text(64), "method": v.choice(("sms", "totp")), "code": _code(),
+                     "trust_device": v.boolean(default=False)})
+    return token_json(deps.auth_service().verify(data["challenge_id"], data["method"], data["code"],
+                                                 bool(data["trust_device"])))
 
 
 @route(bp, "/auth/refresh", ["POST"], public=True)
@@ -49,4 +88,41 @@ def logout() -> Any:
 def change_password() -> Any:
     data = body(bp, {"old_password": v.secret_text(1024), "new_password": v.secret_text(1024)})
     deps.auth_service().change_password(principal(), data["old_password"], data["new_password"])
+    return no_content()
+
+
+@route(bp, "/auth/password/reset", ["POST"], public=True)
+def start_reset() -> Any:
+    data = body(bp, {"account": v.text(64), "captcha_id": v.text(64), "captcha_answer": v.text(16)})
+    started = deps.auth_service().start_reset(data["account"], client_ip(bp), data["captcha_id"],
+                                              data["captcha_answer"])
+    return accepted({"challenge_id": started.challenge_id, "phone_hint": started.phone_hint,
+                     "expires_in": started.expires_in})
+
+
+@route(bp, "/auth/password/reset/confirm", ["POST"], public=True)
+def confirm_reset() -> Any:
+    data = body(bp, {"challenge_id": v.text(64), "code": _code(), "new_password": v.secret_text(1024)})
+    deps.auth_service().confirm_reset(data["challenge_id"], data["code"], data["new_password"])
+    return no_content()
+
+
+@route(bp, "/auth/totp/setup", ["POST"])
+def totp_setup() -> Any:
+    body(bp, {})
+    secret, uri = deps.auth_service().totp_setup(principal())
+    return {"secret": secret, "otpauth_uri": uri}
+
+
+@route(bp, "/auth/totp/activate", ["POST"])
+def totp_activate() -> Any:
+    data = body(bp, {"code": _code()})
+    deps.auth_service().totp_activate(principal(), data["code"])
+    return no_content()
+
+
+@route(bp, "/auth/totp", ["DELETE"])
+def totp_remove() -> Any:
+    data = body(bp, {"code": _code()})
+    deps.auth_service().totp_remove(principal(), data["code"])
     return no_content()

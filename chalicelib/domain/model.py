@@ -77,6 +77,11 @@ class Account:
     totp_secret: str | None = None
     totp_pending_secret: str | None = None
     totp_last_step: int | None = None
+    devices_valid_after: int | None = None
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def unit_ids(self) -> frozenset[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,15 +65,65 @@ def random_account(prefix: str = "user") -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 
 
-def login_reply(api: Api, account: str, password: str) -> Reply:
-    return api.post("/auth/login", {"account": account, "password": password})
+# Device tokens from earlier sign-ins, so repeated logins of one account skip the SMS step (and its limits).
+_TRUSTED_DEVICES: dict[str, str] = {}
+
+
+def sms_messages() -> list[tuple[str, str]]:
+    """Every SMS the app sent through SNS in the emulator, oldest first: (phone, text)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    return list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+
+
+def sms_inbox(phone: str) -> list[str]:
+    return [text for to, text in sms_messages() if to == phone]
+
+
+def matches_hint(phone: str, hint: str) -> bool:
+    """`+86 139****1234` matches `+8613900001234`."""
+    head, _, tail = hint.replace(" ", "").partition("****")
+    return phone.startswith(head) and phone.endswith(tail)
+
+
+def latest_code(hint: str) -> str:
+    """The newest 6-digit code texted to the phone behind `hint`, as the phone's owner would read it."""
+    for to, text in reversed(sms_messages()):
+        if matches_hint(to, hint):
+            found = re.search(r"验证码(\d{6})", text)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no code was texted to {hint}")
+
+
+def login_reply(api: Api, account: str, password: str, **extra: Any) -> Reply:
+    return api.post("/auth/login", {"account": account, "password": password, **extra})
+
+
+def complete_mfa(api: Api, challenge: dict[str, Any], trust_device: bool = True) -> Reply:
+    sent = api.post("/auth/sms", {"challenge_id": challenge["challenge_id"]})
+    assert sent.status == 202, sent.body
+    code = latest_code(challenge["phone_hint"])
+    return api.post("/auth/verify", {"challenge_id": challenge["challenge_id"], "method": "sms", "code": code,
+                                     "trust_device": trust_device})
+
+
+def login_tokens(api: Api, account: str, password: str) -> dict[str, Any]:
+    """Sign in all the way (password, then the texted code unless this device is trusted): the token answer."""
+    device = _TRUSTED_DEVICES.get(account)
+    reply = login_reply(api, account, password, **({"device_token": device} if device else {}))
+    assert reply.status == 200, reply.body
+    if reply.body.get("status") == "mfa_required":
+        reply = complete_mfa(api, reply.body)
+        assert reply.status == 200, reply.body
+        _TRUSTED_DEVICES[account] = reply.body["device_token"]
+    return reply.body
 
 
 def login(api: Api, account: str, password: str) -> str:
     """Sign in all the way and return an access token."""
-    reply = login_reply(api, account, password)
-    assert reply.status == 200, reply.body
-    return reply.body["access_token"]
+    return login_tokens(api, account, password)["access_token"]
 
 
 @dataclass

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from chalicelib.api import routing
-from tests.integration.helpers import login, login_reply
+from tests.integration.helpers import complete_mfa, latest_code, login, login_reply, login_tokens
 
 
 def _all_routes():
@@ -76,8 +76,10 @@ def test_logs_of_a_full_login_never_contain_secrets_or_phone_numbers(api, world,
     # given an owner (their password and phone are known to the test)
     owner = world.owner()
     log_lines.truncate(0)
-    # when they sign in, use the API, refresh and fail once
-    reply = login_reply(api, owner.account, owner.password)
+    # when they sign in with a texted code, use the API, refresh and fail once
+    challenge = login_reply(api, owner.account, owner.password).body
+    reply = complete_mfa(api, challenge)
+    code = latest_code(challenge["phone_hint"])
     access, refresh = reply.body["access_token"], reply.body["refresh_token"]
     api.get("/me", token=access)
     api.post("/auth/refresh", {"refresh_token": refresh})
@@ -86,7 +88,8 @@ def test_logs_of_a_full_login_never_contain_secrets_or_phone_numbers(api, world,
     logs = log_lines.getvalue()
     # then logs were written, but none of the secrets
     assert logs.count('"message":"request"') >= 5
-    for secret in (owner.password, owner.phone, owner.phone[3:], access, refresh, refresh.split(".")[1]):
+    for secret in (owner.password, owner.phone, owner.phone[3:], access, refresh, refresh.split(".")[1], code,
+                   reply.body["device_token"]):
         assert secret not in logs
 
 
@@ -100,7 +103,7 @@ def test_logout_revokes_the_access_token_at_once(api, world):
 
 def test_refresh_rotates_and_reuse_kills_the_session(api, world):
     owner = world.owner()
-    first = login_reply(api, owner.account, owner.password).body
+    first = login_tokens(api, owner.account, owner.password)
     second = api.post("/auth/refresh", {"refresh_token": first["refresh_token"]})
     assert second.status == 200 and second.body["refresh_token"] != first["refresh_token"]
     assert second.body["token_type"] == "Bearer" and second.body["expires_in"] == 900

@@ -63,7 +63,8 @@ def test_must_change_password_blocks_everything_but_me_logout_and_password(api, 
 
 def test_owner_can_log_in_with_phone_number(api, world):
     owner = world.owner()
-    assert login_reply(api, owner.phone, owner.password).status == 200
+    reply = login_reply(api, owner.phone, owner.password)
+    assert reply.status == 200 and reply.body["status"] == "mfa_required"
 
 
 def test_duplicate_phone_or_account_is_a_conflict_and_writes_nothing(api, world):

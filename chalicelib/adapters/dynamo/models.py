@@ -54,6 +54,7 @@ class AccountModel(Model):
     totp_secret = UnicodeAttribute(null=True)  # envelope-encrypted, never plain
     totp_pending_secret = UnicodeAttribute(null=True)
     totp_last_step = IntAttribute(null=True)
+    devices_valid_after = NumberAttribute(null=True)  # trusted devices registered before this are void
     created_at = UnicodeAttribute()
 
 

@@ -70,6 +70,7 @@ def account_from_model(m: AccountModel) -> Account:
         failed_logins=m.failed_logins or 0,
         locked_until=int(m.locked_until) if m.locked_until is not None else None,
         totp_secret=m.totp_secret, totp_pending_secret=m.totp_pending_secret, totp_last_step=m.totp_last_step,
+        devices_valid_after=int(m.devices_valid_after) if m.devices_valid_after is not None else None,
     )
 
 

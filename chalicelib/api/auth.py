@@ -12,7 +12,7 @@ from chalicelib import deps
 from chalicelib.api import validation as v
 from chalicelib.api.common import body, client_ip
 from chalicelib.api.http import accepted, no_content
-from chalicelib.api.routing import principal, route
+from chalicelib.api.routing import ANY_ROLE, principal, route
 from chalicelib.domain.auth import MfaRequired, SignedIn
 
 bp = Blueprint(__name__)
@@ -104,6 +104,21 @@ def start_reset() -> Any:
 def confirm_reset() -> Any:
     data = body(bp, {"challenge_id": v.text(64), "code": _code(), "new_password": v.secret_text(1024)})
     deps.auth_service().confirm_reset(data["challenge_id"], data["code"], data["new_password"])
+    return no_content()
+
+
+@route(bp, "/me/phone", ["POST"], roles=ANY_ROLE)
+def start_phone_change() -> Any:
+    data = body(bp, {"new_phone": v.phone(), "password": v.secret_text(1024)})
+    challenge_id = deps.auth_service().start_phone_change(principal(), data["new_phone"], data["password"],
+                                                          client_ip(bp))
+    return accepted({"challenge_id": challenge_id, "resend_after": 60, "expires_in": 300})
+
+
+@route(bp, "/me/phone/verify", ["POST"], roles=ANY_ROLE)
+def confirm_phone_change() -> Any:
+    data = body(bp, {"challenge_id": v.text(64), "code": _code()})
+    deps.auth_service().confirm_phone_change(principal(), data["challenge_id"], data["code"])
     return no_content()
 
 

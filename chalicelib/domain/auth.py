@@ -336,6 +336,41 @@ class AuthService:
         self._sessions.end_all(account.user_id)
         self._record(account.user_id, "password.reset", "Password reset by SMS code")
 
+    # -- phone change ------------------------------------------------------------------------------
+
+    def start_phone_change(self, caller: Principal, new_phone: str, password: str, ip: str) -> str:
+        """Re-authenticate with the password and text a code to the new number; returns the challenge id."""
+        now = self._now()
+        account = self._account(caller.user_id)
+        if not passwords.verify_password(account.password_hash, password):
+            self._state.record_failure(account.user_id, now, policy.LOCK_AFTER_FAILURES, policy.LOCK_SECONDS)
+            raise InvalidCredentials("The password is incorrect.")
+        if new_phone == account.phone or self._accounts.phone_taken(new_phone):
+            raise Conflict("The phone number is already in use.", details={"fields": ["new_phone"]})
+        if not self._sms.allowed(new_phone):
+            raise MethodUnavailable("Text messages cannot be sent to this number.")
+        challenge = Challenge(new_id("ch"), "phone_change", account.user_id, new_phone, ("sms",),
+                              now + policy.CHALLENGE_SECONDS)
+        self._challenges.create(challenge)
+        self.send_code(challenge.challenge_id, ip)
+        return challenge.challenge_id
+
+    def confirm_phone_change(self, caller: Principal, challenge_id: str, code: str) -> None:
+        """Switch to the verified new number and tell the old number about it."""
+        now = self._now()
+        challenge = self._live(challenge_id, now, purpose="phone_change")
+        if challenge.user_id != caller.user_id or challenge.phone is None:
+            raise ChallengeExpired()
+        if not self._code_ok(challenge, code, now):
+            self._wrong(challenge)
+        if not self._challenges.consume(challenge_id):
+            raise ChallengeExpired()
+        account = self._account(caller.user_id)
+        self._accounts.change_phone(account.user_id, account.phone, challenge.phone)
+        self._record(account.user_id, "phone.changed", f"Phone changed to {mask_phone(challenge.phone)}")
+        if self._sms.allowed(account.phone):
+            self._sms.send(account.phone, policy.phone_changed_text(mask_phone(challenge.phone)))
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def refresh(self, refresh_token: str) -> SignedIn:

@@ -103,3 +103,7 @@ def fake_phone_hint(key: bytes, login: str) -> str:
     digest = hmac.new(key, login.strip().lower().encode(), hashlib.sha256).hexdigest()
     digits = str(int(digest[:12], 16))[-6:].rjust(6, "0")
     return f"+86 13{digits[0]}****{digits[2:6]}"
+
+
+def phone_changed_text(new_phone_hint: str) -> str:
+    return f"【物业】您的账户手机号已变更为{new_phone_hint}。如非本人操作，请立即联系物业服务中心。"

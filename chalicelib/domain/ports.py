@@ -29,6 +29,11 @@ class AccountRepository(Protocol):
 
     def set_password(self, user_id: str, password_hash: str, must_change: bool) -> None: ...
 
+    def phone_taken(self, phone: str) -> bool: ...
+
+    def change_phone(self, user_id: str, old_phone: str, new_phone: str) -> None:
+        """Raise `Conflict` if the new phone was claimed meanwhile."""
+
     def clear_lock(self, user_id: str) -> None: ...
 
 

@@ -46,6 +46,16 @@ class FakeAccounts:
         account = self._existing(user_id)
         account.password_hash, account.must_change_password = password_hash, must_change
 
+    def phone_taken(self, phone: str) -> bool:
+        return f"phone#{phone}" in self.claims
+
+    def change_phone(self, user_id: str, old_phone: str, new_phone: str) -> None:
+        if self.phone_taken(new_phone):
+            raise Conflict()
+        self.claims.pop(f"phone#{old_phone}", None)
+        self.claims[f"phone#{new_phone}"] = user_id
+        self._existing(user_id).phone = new_phone
+
     def clear_lock(self, user_id: str) -> None:
         account = self._existing(user_id)
         account.failed_logins, account.locked_until = 0, None

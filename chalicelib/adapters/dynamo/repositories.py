@@ -117,6 +117,27 @@ class DynamoAccounts:
                 raise Conflict(f"The {' and '.join(taken)} is already in use.", details={"fields": taken}) from None
             raise NotFound("A unit was not found.") from None
 
+    def phone_taken(self, phone: str) -> bool:
+        try:
+            UniqueKeyModel.get(phone_key(phone))
+        except DoesNotExist:
+            return False
+        return True
+
+    def change_phone(self, user_id: str, old_phone: str, new_phone: str) -> None:
+        """Move the account to a new phone: claim the new number, release the old one, in one transaction."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(UniqueKeyModel(phone_key(new_phone), owner_id=user_id),
+                        condition=UniqueKeyModel.key.does_not_exist())
+                tx.delete(UniqueKeyModel(phone_key(old_phone)), condition=UniqueKeyModel.owner_id == user_id)
+                tx.update(AccountModel(user_id), actions=[AccountModel.phone.set(new_phone)],
+                          condition=AccountModel.phone == old_phone)
+        except TransactWriteError as error:
+            if is_conditional_failure(error):
+                raise Conflict("The phone number is already in use.", details={"fields": ["new_phone"]}) from None
+            raise
+
     def set_password(self, user_id: str, password_hash: str, must_change: bool) -> None:
         self._update(user_id, [AccountModel.password_hash.set(password_hash),
                                AccountModel.must_change_password.set(must_change)])

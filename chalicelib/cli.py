@@ -1,0 +1,156 @@
+"""Operations CLI: `python -m chalicelib.cli <command>` from the project root (with `.venv`).
+
+It uses the same stage settings as the app (`--stage`, default `local`); against the local stack it talks to
+the emulator of `make run` (`AWS_EMULATOR_PORT`, default 4566). For `dev`/`prod` it uses your AWS credentials.
+Not imported by the app: `rich` (progress and tables) is a development dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import inspect
+import json
+import os
+import sys
+from typing import Any
+
+
+def _setup(stage: str) -> None:
+    from chalicelib.ops import stage as stage_env
+
+    emulator = None
+    if stage == "local":
+        emulator = f"http://127.0.0.1:{os.environ.get('AWS_EMULATOR_PORT') or 4566}"
+    stage_env.apply(stage, emulator)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from chalicelib.ops.seed import create_admin
+
+    password = os.environ.get(args.password_env) if args.password_env else None
+    if not password:
+        password = getpass.getpass("Password for the new admin: ")
+    admin = create_admin(password, account=args.account, phone=args.phone, name=args.name,
+                         must_change=not args.no_forced_change)
+    if admin is None:
+        _console().print(f"[red]An account named {args.account!r} or with that phone already exists.[/red]")
+        return 1
+    _console().print(f"Admin [bold]{args.account}[/bold] created ({admin.user_id}).")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from chalicelib import deps
+    from chalicelib.ops.seed import seed_demo
+
+    admin = deps.accounts().get_by_login(args.admin)
+    if admin is None or admin.role != "admin":
+        _console().print(f"[red]No admin account {args.admin!r}: run create-admin first.[/red]")
+        return 1
+    demo = seed_demo(admin)
+    console = _console()
+    console.print(f"Demo community {demo.community_id} with {len(demo.unit_ids)} units.")
+    for role, account, password in demo.logins:
+        console.print(f"  {role:<11}{account:<12}{password}")
+    return 0
+
+
+def cmd_list_jobs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    import app  # noqa: F401 - registers every scheduled job
+    from chalicelib.events import schedules
+
+    table = Table("job", "schedule (UTC)", "what it does")
+    for job in sorted(schedules.all_jobs().values(), key=lambda j: j.name):
+        table.add_row(job.name, job.expression, job.description)
+    _console().print(table)
+    return 0
+
+
+def cmd_run_job(args: argparse.Namespace) -> int:
+    import app  # noqa: F401 - registers every scheduled job
+    from chalicelib.events import schedules
+
+    jobs = schedules.all_jobs()
+    if args.name not in jobs:
+        _console().print(f"[red]Unknown job {args.name!r}.[/red] Known: {', '.join(sorted(jobs))}")
+        return 2
+    fn = jobs[args.name].fn
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(fn).parameters
+    if args.dry_run:
+        if "dry_run" not in params:
+            _console().print(f"[red]{args.name} has no dry-run mode.[/red]")
+            return 2
+        kwargs["dry_run"] = True
+    if "progress" in params:
+        kwargs["progress"] = _progress_callback()
+    with _console().status(f"Running {args.name}…"):
+        summary = fn(**kwargs)
+    _console().print_json(json.dumps(summary, ensure_ascii=False, default=str))
+    return 0
+
+
+def _progress_callback() -> Any:
+    """A callback `progress(done, total, label)` drawing a rich progress bar."""
+    from rich.progress import Progress
+
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int | None, label: str = "") -> None:
+        if "bar" not in state:
+            state["bar"] = Progress(transient=False)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(label or "working", total=total)
+        state["bar"].update(state["task"], completed=done, total=total, description=label or "working")
+        if total is not None and done >= total:
+            state["bar"].stop()
+
+    return update
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="local", choices=["local", "dev", "prod"],
+                        help="whose settings and resources to use (default: local, the `make run` stack)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    admin = commands.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--account", default="admin")
+    admin.add_argument("--phone", required=True)
+    admin.add_argument("--name", default="管理员")
+    admin.add_argument("--password-env", help="read the password from this environment variable (else prompt)")
+    admin.add_argument("--no-forced-change", action="store_true", help="do not require a change at first login")
+    admin.set_defaults(handler=cmd_create_admin)
+
+    demo = commands.add_parser("seed-demo", help="create the demo community, owners, staff and technician")
+    demo.add_argument("--admin", default="admin", help="the admin account acting as creator")
+    demo.set_defaults(handler=cmd_seed_demo)
+
+    jobs = commands.add_parser("list-jobs", help="list the scheduled jobs")
+    jobs.set_defaults(handler=cmd_list_jobs)
+
+    run = commands.add_parser("run-job", help="run a scheduled job once now (e.g. run-job fee-reminders)")
+    run.add_argument("name")
+    run.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
+    run.set_defaults(handler=cmd_run_job)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sys.path.insert(0, os.getcwd())
+    _setup(args.stage)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

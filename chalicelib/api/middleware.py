@@ -6,10 +6,12 @@ anyway: only routes declared `public=True` through `routing.route` skip the toke
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chalice import Chalice, Response
@@ -21,6 +23,19 @@ from chalicelib.errors import DomainError, Forbidden, PasswordChangeRequired, Pa
 from chalicelib.observability import flush_metrics, logger
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class RequestInfo:
+    """The request being served: route template, method, caller role (`anonymous` until authenticated)."""
+
+    route: str
+    method: str
+    role: str = "anonymous"
+
+
+# Read by in-process observers only (bench/dynamodb_calls.py attributes DynamoDB calls to routes with it).
+current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("current_request", default=None)
 
 # Chalice's own error answers ({"Code": ..., "Message": ...}) rewritten into the API.md format.
 _CHALICE_CODES = {
@@ -96,6 +111,8 @@ def register(app: Chalice) -> None:
         logger.set_correlation_id(rid)
         path = (event.context or {}).get("resourcePath", "")
         token = routing.set_principal(None)
+        info = RequestInfo(path, event.method)
+        info_token = current_request.set(info)
         try:
             raw = event.raw_body or b""
             if len(raw) > MAX_BODY_BYTES:
@@ -103,6 +120,7 @@ def register(app: Chalice) -> None:
             principal = _authorise(event, path, event.method)
             if principal is not None:
                 routing.set_principal(principal)
+                info.role = principal.role
                 logger.append_keys(user_id=principal.user_id, role=principal.role)
             response = get_response(event)
         except DomainError as error:
@@ -112,6 +130,7 @@ def register(app: Chalice) -> None:
             response = internal_error()
         finally:
             routing.reset_principal(token)
+            current_request.reset(info_token)
         response = _normalise(response)
         response.headers["X-Request-Id"] = rid
         if response.status_code != 204 and "Content-Type" not in response.headers:

@@ -79,6 +79,9 @@ def run_one(name: str) -> tuple[bool, str]:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"]:
         return run_child(argv[1], argv[2])
+    if any(arg.startswith("-") for arg in argv):
+        print(f"usage: python -m bench [name ...]   (benchmarks: {', '.join(discover(BENCH_DIR))})")
+        return 0 if set(argv) <= {"-h", "--help"} else 2
     available = discover(BENCH_DIR)
     unknown = [name for name in argv if name not in available]
     if unknown:

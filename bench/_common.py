@@ -104,15 +104,19 @@ def forbidden_present(modules: Iterable[str]) -> dict[str, list[str]]:
             for prefix, _, _ in FORBIDDEN}
 
 
-def third_party(modules: Iterable[tuple[str, str | None]], site_dirs: Sequence[str], project_dir: str) -> list[str]:
-    """Names (in load order) of modules whose file lies in site-packages and not in the project."""
-    result = []
-    for name, path in modules:
-        if not path or path.startswith(project_dir):
-            continue
-        if any(path.startswith(site) for site in site_dirs):
-            result.append(name)
-    return result
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def third_party(modules: Iterable[tuple[str, str | None]], site_dirs: Sequence[str]) -> list[str]:
+    """Names (in load order) of modules whose file lies in site-packages (wherever the virtualenv lives)."""
+    return [name for name, path in modules if path and any(_under(path, site) for site in site_dirs)]
+
+
+def project_modules(modules: Iterable[tuple[str, str | None]], site_dirs: Sequence[str], root: str) -> list[str]:
+    """Names of modules from the project's own files (a virtualenv inside the project is not the project)."""
+    return [name for name, path in modules
+            if path and _under(path, root) and not any(_under(path, site) for site in site_dirs)]
 
 
 @dataclass

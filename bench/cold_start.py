@@ -26,6 +26,7 @@ from bench._common import (
     interleave,
     median,
     parse_importtime,
+    project_modules,
     ratio_of_medians,
     third_party,
 )
@@ -93,8 +94,8 @@ def run() -> str:
     first, _ = _run(app_script, env)
     modules = [(name, str(Path(path).resolve()) if path else None) for name, path in first["modules"]]
     loaded = [name for name, _ in modules]
-    external = third_party(modules, _site_dirs(), str(ROOT))
-    project = [name for name, path in modules if path and path.startswith(str(ROOT))]
+    external = third_party(modules, _site_dirs())
+    project = project_modules(modules, _site_dirs(), str(ROOT))
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(external, handle)

@@ -11,7 +11,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from chalice import Chalice, Response
@@ -25,13 +24,13 @@ from chalicelib.observability import flush_metrics, logger
 MAX_BODY_BYTES = 64 * 1024
 
 
-@dataclass
 class RequestInfo:
     """The request being served: route template, method, caller role (`anonymous` until authenticated)."""
 
-    route: str
-    method: str
-    role: str = "anonymous"
+    __slots__ = ("method", "role", "route")
+
+    def __init__(self, route: str, method: str, role: str = "anonymous") -> None:
+        self.route, self.method, self.role = route, method, role
 
 
 # Read by in-process observers only (bench/dynamodb_calls.py attributes DynamoDB calls to routes with it).

@@ -15,6 +15,7 @@ from bench._common import (
     not_exercised,
     parse_importtime,
     parse_sections,
+    project_modules,
     ratio_of_medians,
     render_document,
     third_party,
@@ -73,10 +74,12 @@ def test_with_heading_keeps_the_benchmarks_own_title_as_a_section():
     assert with_heading("billing_run", "body").startswith("## Billing run\n\nbody")
 
 
-def test_third_party_is_what_lies_in_site_packages_outside_the_project():
-    modules = [("botocore", "/venv/site-packages/botocore/__init__.py"), ("json", "/usr/lib/json/__init__.py"),
-               ("app", "/repo/app.py"), ("sys", None)]
-    assert third_party(modules, ["/venv/site-packages"], "/repo") == ["botocore"]
+def test_third_party_and_project_modules_with_the_virtualenv_inside_the_project():
+    site = "/repo/.venv/lib/site-packages"
+    modules = [("botocore", f"{site}/botocore/__init__.py"), ("json", "/usr/lib/json/__init__.py"),
+               ("app", "/repo/app.py"), ("sys", None), ("other", "/repo2/other.py")]
+    assert third_party(modules, [site]) == ["botocore"]
+    assert project_modules(modules, [site], "/repo") == ["app"]
 
 
 def test_forbidden_present_matches_packages_and_their_submodules_only():

@@ -6,6 +6,7 @@ anyway: only routes declared `public=True` through `routing.route` skip the toke
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 import uuid
@@ -21,6 +22,19 @@ from chalicelib.errors import DomainError, Forbidden, PasswordChangeRequired, Pa
 from chalicelib.observability import flush_metrics, logger
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+class RequestInfo:
+    """The request being served: route template, method, caller role (`anonymous` until authenticated)."""
+
+    __slots__ = ("method", "role", "route")
+
+    def __init__(self, route: str, method: str, role: str = "anonymous") -> None:
+        self.route, self.method, self.role = route, method, role
+
+
+# Read by in-process observers only (bench/dynamodb_calls.py attributes DynamoDB calls to routes with it).
+current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("current_request", default=None)
 
 # Chalice's own error answers ({"Code": ..., "Message": ...}) rewritten into the API.md format.
 _CHALICE_CODES = {
@@ -96,6 +110,8 @@ def register(app: Chalice) -> None:
         logger.set_correlation_id(rid)
         path = (event.context or {}).get("resourcePath", "")
         token = routing.set_principal(None)
+        info = RequestInfo(path, event.method)
+        info_token = current_request.set(info)
         try:
             raw = event.raw_body or b""
             if len(raw) > MAX_BODY_BYTES:
@@ -103,6 +119,7 @@ def register(app: Chalice) -> None:
             principal = _authorise(event, path, event.method)
             if principal is not None:
                 routing.set_principal(principal)
+                info.role = principal.role
                 logger.append_keys(user_id=principal.user_id, role=principal.role)
             response = get_response(event)
         except DomainError as error:
@@ -112,6 +129,7 @@ def register(app: Chalice) -> None:
             response = internal_error()
         finally:
             routing.reset_principal(token)
+            current_request.reset(info_token)
         response = _normalise(response)
         response.headers["X-Request-Id"] = rid
         if response.status_code != 204 and "Content-Type" not in response.headers:

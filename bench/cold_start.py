@@ -1,0 +1,173 @@
+"""Cold start: what `import app` costs over importing the same third-party modules with no project code.
+
+1. A fresh interpreter imports `app` with the `test` stage's environment and reports the modules it loaded.
+2. A baseline interpreter imports exactly the third-party modules (site-packages, in load order) the first one
+   loaded, and nothing of the project.
+3. After one warm-up of each (so both sides read compiled bytecode), RUNS pairs run interleaved; each process
+   times its own imports with `perf_counter` (interpreter start-up is the same for both and left out).
+The ratio of medians is the project's own overhead (target <= 1.10). A last run with `-X importtime` names the
+slowest modules, and the heavy-module check lists forbidden libraries found on the cold path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from bench._common import (
+    FORBIDDEN,
+    ROOT,
+    forbidden_present,
+    interleave,
+    median,
+    parse_importtime,
+    project_modules,
+    ratio_of_medians,
+    third_party,
+)
+
+RUNS = int(os.environ.get("BENCH_COLD_START_RUNS", "21"))
+TARGET_RATIO = 1.10
+STAGE = "test"
+
+_APP_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+before = set(sys.modules)
+started = time.perf_counter()
+import app
+elapsed = time.perf_counter() - started
+loaded = [(name, getattr(module, "__file__", None)) for name, module in list(sys.modules.items())
+          if name not in before]
+print(json.dumps({{"seconds": elapsed, "modules": loaded}}))
+"""
+
+_BASELINE_SCRIPT = """
+import sys
+before = set(sys.modules)
+import importlib, json, time
+names = json.load(open({names_file!r}))
+started = time.perf_counter()
+failed = []
+for name in names:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failed.append(name)
+elapsed = time.perf_counter() - started
+print(json.dumps({{"seconds": elapsed, "loaded": sorted(set(sys.modules) - before), "failed": failed}}))
+"""
+
+
+def _environment() -> dict[str, str]:
+    from devstack import environment
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
+    env.update(environment.emulator_environment(STAGE, None))
+    env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def _run(script: str, env: dict[str, str], *flags: str) -> tuple[dict, str]:
+    done = subprocess.run([sys.executable, *flags, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"cold-start subprocess failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def _site_dirs() -> list[str]:
+    paths = sysconfig.get_paths()
+    return sorted({str(Path(paths[key]).resolve()) for key in ("purelib", "platlib")})
+
+
+def run() -> str:
+    env = _environment()
+    app_script = _APP_SCRIPT.format(root=str(ROOT))
+    first, _ = _run(app_script, env)
+    modules = [(name, str(Path(path).resolve()) if path else None) for name, path in first["modules"]]
+    loaded = [name for name, _ in modules]
+    external = third_party(modules, _site_dirs())
+    project = project_modules(modules, _site_dirs(), str(ROOT))
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(external, handle)
+        names_file = handle.name
+    try:
+        baseline_script = _BASELINE_SCRIPT.format(names_file=names_file)
+        warm, _ = _run(baseline_script, env)
+        times: dict[str, list[float]] = {"app": [], "baseline": []}
+        for side in interleave(RUNS):
+            result, _ = _run(app_script if side == "app" else baseline_script, env)
+            times[side].append(result["seconds"])
+    finally:
+        os.unlink(names_file)
+    _, importtime = _run(app_script, env, "-X", "importtime")
+
+    ratio = ratio_of_medians(times["app"], times["baseline"])
+    found = forbidden_present(loaded)
+    top_levels = sorted({name.split(".")[0] for name in external})
+    lines = sorted(parse_importtime(importtime), key=lambda line: line.self_us, reverse=True)
+    project_names = set(project)
+    project_lines = [line for line in lines if line.name in project_names]
+    other_lines = [line for line in lines if line.name not in project_names]
+    project_self_ms = sum(line.self_us for line in project_lines) / 1000
+    only_project = sorted(set(loaded) - set(warm["loaded"]) - project_names)
+
+    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    heavy_required = [p for p, _, required in FORBIDDEN if required and found[p]]
+    out = [
+        "## Cold start (`import app`)",
+        "",
+        f"`import app` against a baseline importing the same {len(external)} third-party modules "
+        f"({len(top_levels)} packages) with no project code; {RUNS} interleaved runs each, stage `{STAGE}`, "
+        "time measured inside each fresh interpreter from the first import to the last.",
+        "",
+        "| | median | min | max |",
+        "|---|---:|---:|---:|",
+        f"| `import app` | {median(times['app']) * 1000:.1f} ms | {min(times['app']) * 1000:.1f} ms | "
+        f"{max(times['app']) * 1000:.1f} ms |",
+        f"| baseline (third-party only) | {median(times['baseline']) * 1000:.1f} ms | "
+        f"{min(times['baseline']) * 1000:.1f} ms | {max(times['baseline']) * 1000:.1f} ms |",
+        "",
+        f"**Ratio of medians: {ratio:.3f}** (target <= {TARGET_RATIO:.2f}: {verdict} it). "
+        f"Project modules on the cold path: {len(project)}; their own import time (`-X importtime`, self): "
+        f"{project_self_ms:.1f} ms. Modules loaded in all: {len(loaded)} "
+        f"(baseline loads {len(warm['loaded'])}; {len(warm['failed'])} failed to import on their own). "
+        f"Difference of medians: {(median(times['app']) - median(times['baseline'])) * 1000:.1f} ms.",
+        "",
+        f"Standard-library modules only the project code pulls in ({len(only_project)}): "
+        + (", ".join(f"`{name}`" for name in only_project) or "none") + ".",
+        "",
+        "Third-party packages on the cold path: " + ", ".join(f"`{name}`" for name in top_levels) + ".",
+        "",
+        "### Heavy modules on the cold path",
+        "",
+        "| module | what | rule | present? |",
+        "|---|---|---|---|",
+    ]
+    for prefix, what, required in FORBIDDEN:
+        present = found[prefix]
+        state = (f"**yes** ({len(present)} modules, e.g. `{present[0]}`)" if present else "no")
+        out.append(f"| `{prefix}` | {what} | {'forbidden' if required else 'avoid if possible'} | {state} |")
+    out += [
+        "",
+        ("All forbidden modules are absent." if not heavy_required
+         else "**Forbidden modules present:** " + ", ".join(f"`{p}`" for p in heavy_required) + "."),
+        "",
+        "### Slowest modules (one run with `-X importtime`, by self time)",
+        "",
+        "| project module | self | cumulative | | other module | self | cumulative |",
+        "|---|---:|---:|---|---|---:|---:|",
+    ]
+    for mine, other in zip(project_lines[:10], other_lines[:10], strict=False):
+        out.append(f"| `{mine.name}` | {mine.self_us / 1000:.1f} ms | {mine.cumulative_us / 1000:.1f} ms | "
+                   f"| `{other.name}` | {other.self_us / 1000:.1f} ms | {other.cumulative_us / 1000:.1f} ms |")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,116 @@
+"""The benchmark harness's pure parts: discovery, document splicing, statistics, call attribution."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench._common import (
+    RequestRecord,
+    aggregate,
+    defines_run,
+    discover,
+    forbidden_present,
+    interleave,
+    median,
+    not_exercised,
+    parse_importtime,
+    parse_sections,
+    project_modules,
+    ratio_of_medians,
+    render_document,
+    third_party,
+    with_heading,
+)
+
+
+def test_median_odd_and_even_counts():
+    assert median([3, 1, 2]) == 2
+    assert median([4, 1, 3, 2]) == 2.5
+
+
+def test_median_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        median([])
+
+
+def test_ratio_of_medians_ignores_outliers():
+    assert ratio_of_medians([1.1, 1.1, 9.0], [1.0, 1.0, 0.1]) == pytest.approx(1.1)
+
+
+def test_interleave_alternates_and_balances_who_goes_first():
+    order = interleave(4)
+    assert order == ["app", "baseline", "baseline", "app", "app", "baseline", "baseline", "app"]
+    assert order.count("app") == order.count("baseline") == 4
+
+
+def test_discover_finds_modules_with_a_top_level_run_only(tmp_path):
+    (tmp_path / "billing_run.py").write_text("def run():\n    return 'x'\n")
+    (tmp_path / "helpers.py").write_text("def other():\n    pass\n")
+    (tmp_path / "_private.py").write_text("def run():\n    pass\n")
+    (tmp_path / "nested.py").write_text("class A:\n    def run(self):\n        pass\n")
+    assert discover(tmp_path) == ["billing_run"]
+
+
+def test_defines_run_keeps_a_broken_module_so_its_failure_is_reported():
+    assert defines_run("def run(:\n")
+
+
+def test_sections_survive_a_rerun_of_another_benchmark():
+    first = render_document("# Benchmarks\n", {"a": "## A\n\none\n", "b": "## B\n\ntwo\n"}, ["a", "b"])
+    sections = parse_sections(first)
+    sections["b"] = "## B\n\nthree\n"
+    second = render_document("# Benchmarks\n", sections, ["a", "b"])
+    assert "one" in second and "three" in second and "two" not in second
+    assert second.index("## A") < second.index("## B")
+
+
+def test_sections_of_removed_benchmarks_are_dropped():
+    document = render_document("# Benchmarks\n", {"a": "## A\n", "gone": "## Gone\n"}, ["a"])
+    assert "Gone" not in document
+
+
+def test_with_heading_keeps_the_benchmarks_own_title_as_a_section():
+    assert with_heading("billing_run", "# Billing\n\nbody").startswith("## Billing\n")
+    assert with_heading("billing_run", "body").startswith("## Billing run\n\nbody")
+
+
+def test_third_party_and_project_modules_with_the_virtualenv_inside_the_project():
+    site = "/repo/.venv/lib/site-packages"
+    modules = [("botocore", f"{site}/botocore/__init__.py"), ("json", "/usr/lib/json/__init__.py"),
+               ("app", "/repo/app.py"), ("sys", None), ("other", "/repo2/other.py")]
+    assert third_party(modules, [site]) == ["botocore"]
+    assert project_modules(modules, [site], "/repo") == ["app"]
+
+
+def test_forbidden_present_matches_packages_and_their_submodules_only():
+    found = forbidden_present(["PIL.Image", "PIL", "cryptography", "captchas"])
+    assert found["PIL"] == ["PIL", "PIL.Image"]
+    assert found["cryptography.hazmat"] == []
+    assert found["captcha"] == []
+
+
+def test_parse_importtime_reads_self_and_cumulative_times():
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       120 |        120 |     chalicelib.errors\n"
+              "import time:      1867 |      77874 | app\n")
+    lines = parse_importtime(stderr)
+    assert [(line.name, line.self_us, line.cumulative_us) for line in lines] == [
+        ("chalicelib.errors", 120, 120), ("app", 1867, 77874)]
+
+
+def test_aggregate_attributes_calls_per_route_method_and_role():
+    records = [RequestRecord("/me", "GET", "owner", 200, ("GetItem", "GetItem")),
+               RequestRecord("/me", "GET", "owner", 200, ("GetItem",)),
+               RequestRecord("/me", "GET", "owner", 401, ()),
+               RequestRecord("/me", "GET", "staff", 200, ("GetItem", "Query", "Scan"))]
+    rows = aggregate(records)
+    owner = rows[("/me", "GET", "owner")]
+    assert (owner.requests, owner.median_calls, owner.max_calls) == (3, 1, 2)
+    assert owner.operations["GetItem"] == 3 and owner.scans == 0
+    assert owner.worst == ("GetItem", "GetItem")
+    assert rows[("/me", "GET", "staff")].scans == 1
+
+
+def test_routes_without_requests_are_not_exercised():
+    rows = aggregate([RequestRecord("/me", "GET", "owner", 200, ("GetItem",))])
+    assert not_exercised([("/me", "GET"), ("/health", "GET")], rows) == [("/health", "GET")]

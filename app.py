@@ -7,7 +7,7 @@ from chalice import Chalice
 
 from chalicelib.api import auth, middleware, platform
 from chalicelib.events import jobs
-from chalicelib.resources import JOBS_QUEUE
+from chalicelib.names import JOBS_QUEUE
 from chalicelib.settings import resource_name
 
 app = Chalice(app_name="owner-portal")

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+# Logical names used in code live in `names.py` (light enough for the cold path); re-exported here.
+from chalicelib.names import APP_KEY, JOBS_QUEUE, TOKEN_KEYS_SECRET
+
 if TYPE_CHECKING:
     from pynamodb.models import Model
 
@@ -64,10 +67,6 @@ class Resources:
     keys: list[KeySpec] = field(default_factory=list)
 
 
-# Logical names used in code; kept as constants so a typo fails at import, not at run time.
-JOBS_QUEUE = "jobs"
-TOKEN_KEYS_SECRET = "token-keys"
-APP_KEY = "app"
 
 RESOURCES = Resources(
     queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900)],

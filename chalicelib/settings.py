@@ -7,8 +7,8 @@ variable is a deployment error, so it raises at start-up instead of falling back
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 TEST_STAGES = frozenset({"local", "test"})
 STAGES = frozenset({"local", "test", "dev", "prod"})
@@ -50,17 +50,21 @@ def resource_name(logical: str) -> str:
     return f"{_required('RESOURCE_PREFIX')}-{logical}"
 
 
-@dataclass(frozen=True)
 class Settings:
-    stage: str
-    region: str
-    resource_prefix: str
-    sms_allowed_country_codes: tuple[str, ...]
-    sms_per_ip_per_hour: int
-    login_failures_per_ip_before_captcha: int
-    captcha_test_answer: str | None
-    sandbox_payment_secret: str | None
-    echo_sms: bool
+    """The validated settings of the running stage (a plain class: it is defined at every cold start)."""
+
+    def __init__(self, **values: Any):
+        self.stage: str = values.pop("stage")
+        self.region: str = values.pop("region")
+        self.resource_prefix: str = values.pop("resource_prefix")
+        self.sms_allowed_country_codes: tuple[str, ...] = values.pop("sms_allowed_country_codes")
+        self.sms_per_ip_per_hour: int = values.pop("sms_per_ip_per_hour")
+        self.login_failures_per_ip_before_captcha: int = values.pop("login_failures_per_ip_before_captcha")
+        self.captcha_test_answer: str | None = values.pop("captcha_test_answer")
+        self.sandbox_payment_secret: str | None = values.pop("sandbox_payment_secret")
+        self.echo_sms: bool = values.pop("echo_sms")
+        if values:
+            raise TypeError(f"unknown settings: {sorted(values)}")
 
     @property
     def is_test_stage(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -13,7 +13,9 @@ from chalicelib.api import validation as v
 from chalicelib.api.common import body, client_ip
 from chalicelib.api.http import accepted, no_content
 from chalicelib.api.routing import ANY_ROLE, principal, route
-from chalicelib.domain.auth import MfaRequired, SignedIn
+
+if TYPE_CHECKING:
+    from chalicelib.domain.auth import SignedIn
 
 bp = Blueprint(__name__)
 
@@ -50,6 +52,8 @@ def login() -> Any:
     result = deps.auth_service().login(data["account"], data["password"], client_ip(bp),
                                        device_token=data["device_token"], captcha_id=data["captcha_id"],
                                        captcha_answer=data["captcha_answer"])
+    from chalicelib.domain.auth import MfaRequired
+
     if isinstance(result, MfaRequired):
         return {"status": "mfa_required", "challenge_id": result.challenge_id, "methods": list(result.methods),
                 "phone_hint": result.phone_hint, "expires_in": result.expires_in}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.validation import Field, parse_json_object, validate, validate_query
-from chalicelib.domain.model import Account, Community, Unit, UnitView
 from chalicelib.observability import mask_phone
+
+if TYPE_CHECKING:  # the domain is imported when a request needs it, not on the cold path
+    from chalicelib.domain.model import Account, Community, Unit, UnitView
 
 
 def body(bp: Blueprint, spec: dict[str, Field]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -14,7 +14,9 @@ from chalicelib.api.common import body, community_json, profile_json, unit_json
 from chalicelib.api.http import created, no_content
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
 from chalicelib.api.routing import ADMIN, principal, route
-from chalicelib.domain.directory import IssuedAccount, NewOwner, NewStaffUser, NewUnit
+
+if TYPE_CHECKING:
+    from chalicelib.domain.directory import IssuedAccount
 
 bp = Blueprint(__name__)
 
@@ -53,6 +55,8 @@ def create_unit() -> Any:
         "floor": v.integer(-10, 200), "area_m2": v.decimal(2, Decimal("0.01"), Decimal("100000")),
         "layout": v.text(50),
     })
+    from chalicelib.domain.directory import NewUnit
+
     unit = deps.directory().create_unit(principal(), NewUnit(**data))
     return created(unit_json(unit))
 
@@ -81,6 +85,8 @@ def create_owner() -> Any:
                      "account": v.text(32, required=False, pattern=ACCOUNT_NAME,
                                        pattern_hint="must be 3-32 letters, digits, dots, dashes or underscores"),
                      "email": v.email()})
+    from chalicelib.domain.directory import NewOwner
+
     return _issued(deps.directory().create_owner(principal(), NewOwner(**data)))
 
 
@@ -91,6 +97,8 @@ def create_user() -> Any:
                                        pattern_hint="must be 3-32 letters, digits, dots, dashes or underscores"),
                      "community_ids": v.id_list(0, 50, required=False)})
     data["community_ids"] = data["community_ids"] or ()
+    from chalicelib.domain.directory import NewStaffUser
+
     return _issued(deps.directory().create_user(principal(), NewStaffUser(**data)))
 
 

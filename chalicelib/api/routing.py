@@ -10,14 +10,16 @@ import contextvars
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Chalice
 
 from chalicelib.api.http import error_response, internal_error
-from chalicelib.domain.model import Principal
 from chalicelib.errors import DomainError, Unauthenticated
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from chalicelib.domain.model import Principal
 
 STAFF = frozenset({"staff", "admin"})
 STAFF_AND_TECHNICIANS = frozenset({"staff", "admin", "technician"})

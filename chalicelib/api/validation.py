@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,12 +23,17 @@ class FieldProblem(Exception):
     pass
 
 
-@dataclass(frozen=True)
 class Field:
-    parse: Callable[[Any], Any]
-    required: bool = True
-    default: Any = None
-    from_query: Callable[[str], Any] | None = None  # how a query-string value becomes JSON-like input
+    """How one input field is parsed. A plain class: every Lambda imports this module at cold start."""
+
+    __slots__ = ("default", "from_query", "parse", "required")
+
+    def __init__(self, parse: Callable[[Any], Any], required: bool = True, default: Any = None,
+                 from_query: Callable[[str], Any] | None = None):
+        self.parse = parse
+        self.required = required
+        self.default = default
+        self.from_query = from_query  # how a query-string value becomes JSON-like input
 
 
 def _text(value: Any, min_len: int, max_len: int, strip: bool) -> str:

@@ -1,0 +1,9 @@
+"""Logical resource names that code needs at import time (queue names for `on_sqs_message`).
+
+Only string constants here: `app.py` imports this module on every cold start, `resources.py` (the full
+definitions, with dataclasses) is imported only by provisioning and infra.
+"""
+
+JOBS_QUEUE = "jobs"
+TOKEN_KEYS_SECRET = "token-keys"
+APP_KEY = "app"

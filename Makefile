@@ -28,7 +28,6 @@ $(INFRA_STAMP): $(STAMP) infra/requirements.txt
 
 # Synthesize (app code only: no dependency download, no AWS account), lint the template, run the template tests.
 # Needs Node.js for the CDK runtime; without it the step is skipped with a message (CI always has it).
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 infra-check: $(STAMP)
 	@if ! command -v node >/dev/null 2>&1; then \
 		echo "infra-check skipped: Node.js is not installed (the CDK runtime needs it)"; \

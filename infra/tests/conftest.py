@@ -20,8 +20,6 @@ except ImportError:
     pytest.skip("infra tests need infra/requirements.txt installed (`make infra-check` does it)",
                 allow_module_level=True)
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 sys.path.insert(0, str(INFRA))
 

@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+INFRA_STAMP := $(VENV)/.infra-installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean infra-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +18,27 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devstack
 
-test: $(STAMP)
+test: $(STAMP) infra-check
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+$(INFRA_STAMP): $(STAMP) infra/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	@touch $(INFRA_STAMP)
+
+# Synthesize (app code only: no dependency download, no AWS account), lint the template, run the template tests.
+# Needs Node.js for the CDK runtime; without it the step is skipped with a message (CI always has it).
+infra-check: $(STAMP)
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "infra-check skipped: Node.js is not installed (the CDK runtime needs it)"; \
+	else \
+		$(MAKE) --no-print-directory $(INFRA_STAMP) && \
+		rm -rf infra/cdk.out infra/chalice.out && \
+		(cd infra && AWS_DEFAULT_REGION=us-east-1 CDK_CONTEXT_JSON='{"stage": "dev", "package": "app-only"}' \
+			../$(PY) cdk_app.py) && \
+		$(VENV)/bin/cfn-lint --non-zero-exit-code error infra/cdk.out/*.template.json && \
+		$(PY) -m pytest infra/tests -q -p no:cacheprovider; \
+	fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -28,4 +47,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out

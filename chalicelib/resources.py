@@ -22,6 +22,9 @@ class QueueSpec:
     logical: str
     visibility_timeout: int = 60
     max_receive_count: int = 5  # deliveries before a message moves to the dead-letter queue
+    # The consumer answers SQS partial batch responses ({"batchItemFailures": [...]}, None = all done, or raises):
+    # infra/ sets FunctionResponseTypes=ReportBatchItemFailures on its event source mapping.
+    partial_batch_responses: bool = True
 
     @property
     def dlq(self) -> str:
@@ -36,9 +39,19 @@ class BucketNotification:
 
 
 @dataclass(frozen=True)
+class Expiry:
+    """Objects under `prefix` are deleted `days` after creation (rejected uploads, temporary files)."""
+
+    prefix: str
+    days: int
+
+
+@dataclass(frozen=True)
 class BucketSpec:
     logical: str
     notifications: tuple[BucketNotification, ...] = ()
+    expirations: tuple[Expiry, ...] = (Expiry("tmp/", 1), Expiry("rejected/", 7))
+    browser_uploads: bool = False  # CORS for presigned POST from the owner apps
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,43 @@ def jobs():
     return SqsJobs(aws_client("sqs"), get_settings().name(JOBS_QUEUE))
 
 
+@provider
+def repairs_repository():
+    from chalicelib.adapters.dynamo.repairs import DynamoRepairs
+
+    return DynamoRepairs()
+
+
+@provider
+def photo_store():
+    from chalicelib.adapters.storage import S3Photos
+    from chalicelib.resources import PHOTOS_BUCKET
+
+    return S3Photos(aws_client("s3"), get_settings().name(PHOTOS_BUCKET))
+
+
+@provider
+def repair_service():
+    from chalicelib.domain.repairs import RepairService
+
+    return RepairService(repairs_repository(), accounts(), communities(), audit(), photo_store(), jobs())
+
+
+@provider
+def repair_notifier():
+    from chalicelib.domain.repairs import RepairNotifier
+
+    return RepairNotifier(repairs_repository(), accounts(), communities(), sms())
+
+
+@provider
+def photo_processor():
+    from chalicelib.adapters.images import PillowCodec
+    from chalicelib.domain.photos import PhotoProcessor
+
+    return PhotoProcessor(repairs_repository(), photo_store(), PillowCodec())
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

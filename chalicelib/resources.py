@@ -68,10 +68,15 @@ class Resources:
 JOBS_QUEUE = "jobs"
 TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
+PHOTOS_BUCKET = "photos"
+PHOTO_UPLOADS_QUEUE = "photo-uploads"
 
 RESOURCES = Resources(
-    queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900)],
-    buckets=[],
+    queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900),
+            # Six times the processor's Lambda timeout, as AWS advises for SQS event sources.
+            QueueSpec(PHOTO_UPLOADS_QUEUE, visibility_timeout=180, max_receive_count=3)],
+    buckets=[BucketSpec(PHOTOS_BUCKET, notifications=(BucketNotification(queue=PHOTO_UPLOADS_QUEUE,
+                                                                         prefix="uploads/"),))],
     topics=[],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
@@ -81,5 +86,6 @@ RESOURCES = Resources(
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
+    from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
-    return [*PLATFORM_MODELS]
+    return [*PLATFORM_MODELS, *REPAIR_MODELS]

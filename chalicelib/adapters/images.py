@@ -11,6 +11,9 @@ import io
 from chalicelib.domain.photos import CleanImage, ImageRejected
 
 MAX_PIXELS = 50_000_000  # a 50 MP phone photo passes; anything larger is refused before decoding
+# PNG has no reduced-size decoding: a full RGBA decode costs 4 bytes a pixel, so its limit keeps the processor
+# well inside a 512 MB Lambda (JPEGs are decoded at 1/2 to 1/8 size, see `_reencode`).
+MAX_PNG_PIXELS = 24_000_000
 MAX_SIDE = 2048
 THUMBNAIL_SIDE = 320
 JPEG_QUALITY = 85
@@ -35,7 +38,8 @@ class PillowCodec:
             raise ImageRejected("not_an_image") from None
         with image:
             width, height = image.size
-            if width < 1 or height < 1 or width * height > MAX_PIXELS:
+            limit = MAX_PNG_PIXELS if expected == "PNG" else MAX_PIXELS
+            if width < 1 or height < 1 or width * height > limit:
                 raise ImageRejected("too_many_pixels")
             try:
                 return self._reencode(image)

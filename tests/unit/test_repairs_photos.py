@@ -106,3 +106,18 @@ def test_object_keys_decodes_keys_and_ignores_test_events():
     assert object_keys('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}') == []
     body = '{"Records":[{"eventName":"ObjectCreated:Post","s3":{"object":{"key":"uploads%2Fa+b.jpg"}}}]}'
     assert object_keys(body) == ["uploads/a b.jpg"]
+
+
+def test_codec_refuses_a_png_over_its_own_pixel_limit():
+    with pytest.raises(ImageRejected) as error:
+        PillowCodec().clean(png_bomb(6000, 5000, rows=1), "image/png")
+    assert error.value.reason == "too_many_pixels"
+
+
+def test_importing_the_app_does_not_import_pillow():
+    import subprocess
+    import sys
+
+    probe = "import sys, app; assert 'PIL' not in sys.modules, sorted(m for m in sys.modules if 'PIL' in m)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

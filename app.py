@@ -5,9 +5,10 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, middleware, platform
+from chalicelib.api import auth, middleware, platform, repairs
 from chalicelib.events import jobs
-from chalicelib.names import JOBS_QUEUE
+from chalicelib.events import repairs as repair_events
+from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE
 from chalicelib.settings import resource_name
 
 app = Chalice(app_name="owner-portal")
@@ -16,11 +17,17 @@ app.debug = False
 middleware.register(app)
 app.register_blueprint(platform.bp)
 app.register_blueprint(auth.bp)
+app.register_blueprint(repairs.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
 def handle_jobs(event):
     return jobs.dispatch(list(event))
+
+
+@app.on_sqs_message(queue=resource_name(PHOTO_UPLOADS_QUEUE), batch_size=5)
+def handle_photo_uploads(event):
+    return repair_events.handle_photo_uploads(list(event))
 
 
 

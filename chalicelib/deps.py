@@ -35,7 +35,7 @@ def aws_client(service: str) -> Any:
 @provider
 def keyring():
     from chalicelib.adapters.keyring import Keyring
-    from chalicelib.resources import TOKEN_KEYS_SECRET
+    from chalicelib.names import TOKEN_KEYS_SECRET
 
     secret_id = get_settings().name(TOKEN_KEYS_SECRET)
     return Keyring(lambda: aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
@@ -105,7 +105,7 @@ def auth_service():
 @provider
 def secret_box():
     from chalicelib.adapters.crypto import KmsEnvelope
-    from chalicelib.resources import APP_KEY
+    from chalicelib.names import APP_KEY
 
     return KmsEnvelope(aws_client("kms"), f"alias/{get_settings().name(APP_KEY)}")
 
@@ -120,9 +120,46 @@ def sms():
 @provider
 def jobs():
     from chalicelib.adapters.messaging import SqsJobs
-    from chalicelib.resources import JOBS_QUEUE
+    from chalicelib.names import JOBS_QUEUE
 
     return SqsJobs(aws_client("sqs"), get_settings().name(JOBS_QUEUE))
+
+
+@provider
+def repairs_repository():
+    from chalicelib.adapters.dynamo.repairs import DynamoRepairs
+
+    return DynamoRepairs()
+
+
+@provider
+def photo_store():
+    from chalicelib.adapters.storage import S3Photos
+    from chalicelib.names import PHOTOS_BUCKET
+
+    return S3Photos(aws_client("s3"), get_settings().name(PHOTOS_BUCKET))
+
+
+@provider
+def repair_service():
+    from chalicelib.domain.repairs import RepairService
+
+    return RepairService(repairs_repository(), accounts(), communities(), audit(), photo_store(), jobs())
+
+
+@provider
+def repair_notifier():
+    from chalicelib.domain.repairs import RepairNotifier
+
+    return RepairNotifier(repairs_repository(), accounts(), communities(), sms())
+
+
+@provider
+def photo_processor():
+    from chalicelib.adapters.images import PillowCodec
+    from chalicelib.domain.photos import PhotoProcessor
+
+    return PhotoProcessor(repairs_repository(), photo_store(), PillowCodec())
 
 
 def reset() -> None:

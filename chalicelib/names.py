@@ -7,3 +7,5 @@ definitions, with dataclasses) is imported only by provisioning and infra.
 JOBS_QUEUE = "jobs"
 TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
+PHOTOS_BUCKET = "photos"
+PHOTO_UPLOADS_QUEUE = "photo-uploads"

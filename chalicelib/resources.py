@@ -68,11 +68,12 @@ class Resources:
 JOBS_QUEUE = "jobs"
 TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
+DOOR_ACCESS_TOPIC = "door-access"  # events for the door-access system (API.md §5)
 
 RESOURCES = Resources(
     queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900)],
     buckets=[],
-    topics=[],
+    topics=[TopicSpec(DOOR_ACCESS_TOPIC)],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
 )
@@ -80,6 +81,8 @@ RESOURCES = Resources(
 
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
+    from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
+    from chalicelib.adapters.dynamo.profile import PROFILE_MODELS
 
-    return [*PLATFORM_MODELS]
+    return [*PLATFORM_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS]

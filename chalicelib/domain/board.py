@@ -73,9 +73,6 @@ class BoardService:
         """An owner's community (by default the one of their first unit), or one a staff member works for."""
         return self._posts.list(self._community(caller, community_id), category, limit, start)
 
-    def community_for_list(self, caller: Principal, community_id: str | None) -> str:
-        return self._community(caller, community_id)
-
     def post(self, caller: Principal, cmd: NewPost) -> Post:
         """Publish a post to the caller's first community, within the hourly limit."""
         if cmd.price_cents is not None and cmd.category != "second_hand":

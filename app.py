@@ -5,8 +5,8 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, middleware, platform, repairs
-from chalicelib.events import jobs
+from chalicelib.api import auth, messages, middleware, platform, profile, repairs
+from chalicelib.events import door_access, jobs  # noqa: F401 - door_access registers its schedule
 from chalicelib.events import repairs as repair_events
 from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE
 from chalicelib.settings import resource_name
@@ -18,6 +18,8 @@ middleware.register(app)
 app.register_blueprint(platform.bp)
 app.register_blueprint(auth.bp)
 app.register_blueprint(repairs.bp)
+app.register_blueprint(profile.bp)
+app.register_blueprint(messages.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)

@@ -162,6 +162,52 @@ def photo_processor():
     return PhotoProcessor(repairs_repository(), photo_store(), PillowCodec())
 
 
+@provider
+def profile_service():
+    from chalicelib.adapters.dynamo.profile import DynamoProfiles
+    from chalicelib.domain.profile import ProfileService
+
+    return ProfileService(accounts(), DynamoProfiles(), audit())
+
+
+@provider
+def door_access():
+    from chalicelib.adapters.door_access import SnsDoorAccess
+    from chalicelib.names import DOOR_ACCESS_TOPIC
+
+    def topic_arn() -> str:
+        settings = get_settings()
+        account_id = aws_client("sts").get_caller_identity()["Account"]
+        return f"arn:aws:sns:{settings.region}:{account_id}:{settings.name(DOOR_ACCESS_TOPIC)}"
+
+    return SnsDoorAccess(aws_client("sns"), topic_arn)
+
+
+@provider
+def household():
+    from chalicelib.adapters.dynamo.profile import DynamoHousehold
+    from chalicelib.domain.household import HouseholdService
+
+    return HouseholdService(DynamoHousehold(), communities(), door_access(), audit())
+
+
+@provider
+def messages():
+    from chalicelib.adapters.dynamo.messages import DynamoMessages
+    from chalicelib.domain.messages import MessageService
+
+    return MessageService(DynamoMessages(), accounts(), audit())
+
+
+@provider
+def board():
+    from chalicelib.adapters.dynamo.auth import DynamoCounters
+    from chalicelib.adapters.dynamo.messages import DynamoBoard
+    from chalicelib.domain.board import BoardService
+
+    return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit())
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

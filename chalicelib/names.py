@@ -9,3 +9,4 @@ TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
 PHOTOS_BUCKET = "photos"
 PHOTO_UPLOADS_QUEUE = "photo-uploads"
+DOOR_ACCESS_TOPIC = "door-access"  # events for the door-access system (API.md §5)

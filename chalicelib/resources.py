@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 # Logical names used in code live in `names.py` (light enough for the cold path); re-exported here.
-from chalicelib.names import APP_KEY, JOBS_QUEUE, PHOTO_UPLOADS_QUEUE, PHOTOS_BUCKET, TOKEN_KEYS_SECRET
+from chalicelib.names import (
+    APP_KEY,
+    DOOR_ACCESS_TOPIC,
+    JOBS_QUEUE,
+    PHOTO_UPLOADS_QUEUE,
+    PHOTOS_BUCKET,
+    TOKEN_KEYS_SECRET,
+)
 
 if TYPE_CHECKING:
     from pynamodb.models import Model
@@ -87,7 +94,7 @@ RESOURCES = Resources(
             QueueSpec(PHOTO_UPLOADS_QUEUE, visibility_timeout=180, max_receive_count=3)],
     buckets=[BucketSpec(PHOTOS_BUCKET, browser_uploads=True,
                         notifications=(BucketNotification(queue=PHOTO_UPLOADS_QUEUE, prefix="uploads/"),))],
-    topics=[],
+    topics=[TopicSpec(DOOR_ACCESS_TOPIC)],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
 )
@@ -96,7 +103,9 @@ RESOURCES = Resources(
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
     from chalicelib.adapters.dynamo.auth import AUTH_MODELS
+    from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
+    from chalicelib.adapters.dynamo.profile import PROFILE_MODELS
     from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
-    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS]
+    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS]

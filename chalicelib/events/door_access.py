@@ -1,0 +1,16 @@
+"""The nightly door-access sweep: lapsed grants are revoked and their events published (API.md §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.events.schedules import scheduled
+
+
+# 16:05 UTC = 00:05 Asia/Shanghai: the first minutes of the day after a grant's last valid day.
+@scheduled("door-access-expiry", "cron(5 16 * * ? *)")
+def expire_door_access() -> dict[str, Any]:
+    """Revoke door access whose end date has passed; publish events still pending from earlier failures."""
+    from chalicelib import deps
+
+    return deps.household().sweep()

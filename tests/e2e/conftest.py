@@ -26,6 +26,31 @@ ROOT = Path(__file__).resolve().parents[2]
 CAPTCHA_ANSWER = "E2E42"
 
 
+class StackApi:
+    """The integration helpers' `Api` shape over real HTTP, so `make_world` builds accounts on the stack."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        from tests.integration.helpers import Reply
+
+        status, parsed, headers = self.stack.request(method, path, body, token)
+        return Reply(status, parsed, headers, json.dumps(parsed).encode() if parsed is not None else b"")
+
+    def get(self, path: str, token: str | None = None) -> Any:
+        return self.call("GET", path, token=token)
+
+    def post(self, path: str, body: Any = None, token: str | None = None) -> Any:
+        return self.call("POST", path, body if body is not None else {}, token)
+
+    def delete(self, path: str, token: str | None = None) -> Any:
+        return self.call("DELETE", path, token=token)
+
+    def sms_messages(self) -> list[tuple[str, str]]:
+        return self.stack.all_sms()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,11 +78,15 @@ class Stack:
             raw, status, got = error.read(), error.code, dict(error.headers)
         return status, (json.loads(raw) if raw else None), {k.lower(): v for k, v in got.items()}
 
-    def sms_to(self, phone: str) -> list[str]:
-        """The texts the emulator holds for a phone, oldest first (as the phone's owner would read them)."""
+    def all_sms(self) -> list[tuple[str, str]]:
+        """Every text the emulator holds, (phone, text), oldest first."""
         with urllib.request.urlopen(f"{self.emulator_url}/moto-api/data.json", timeout=10) as answer:
             data = json.load(answer)
-        return [m["message"] for m in data.get("sns", {}).get("SMS", []) if m["phone_number"] == phone]
+        return [(m["phone_number"], m["message"]) for m in data.get("sns", {}).get("SMS", [])]
+
+    def sms_to(self, phone: str) -> list[str]:
+        """The texts the emulator holds for a phone, oldest first (as the phone's owner would read them)."""
+        return [text for to, text in self.all_sms() if to == phone]
 
 
 @pytest.fixture(scope="session")

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import urllib.request
-from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.conftest import admin_login, wait_for
-from tests.integration.helpers import Reply, World, make_world
+from tests.e2e.conftest import StackApi, admin_login, wait_for
+from tests.integration.helpers import World, make_world
 from tests.repairs_images import exif_of, jpeg_with_gps, png_bomb
 
 pytestmark = pytest.mark.e2e
 ETA = "2026-11-26T02:00:00Z"
-
-
-class StackApi:
-    """The integration helpers' `Api` shape over real HTTP, so `make_world` builds accounts on the stack."""
-
-    def __init__(self, stack: Any):
-        self.stack = stack
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Reply:
-        status, parsed, headers = self.stack.request(method, path, body, token)
-        return Reply(status, parsed, headers, json.dumps(parsed).encode() if parsed is not None else b"")
-
-    def get(self, path: str, token: str | None = None) -> Reply:
-        return self.call("GET", path, token=token)
-
-    def post(self, path: str, body: Any = None, token: str | None = None) -> Reply:
-        return self.call("POST", path, body if body is not None else {}, token)
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,10 @@ class Api:
             parsed = None
         return Reply(response.status_code, parsed, {k.lower(): v for k, v in response.headers.items()}, text)
 
+    def sms_messages(self) -> list[tuple[str, str]]:
+        """Every SMS sent so far, (phone, text), oldest first — from the in-process emulator."""
+        return sms_messages()
+
     def get(self, path: str, token: str | None = None, **kw: Any) -> Reply:
         return self.call("GET", path, token=token, **kw)
 
@@ -87,9 +91,9 @@ def matches_hint(phone: str, hint: str) -> bool:
     return phone.startswith(head) and phone.endswith(tail)
 
 
-def latest_code(hint: str) -> str:
+def latest_code(hint: str, api: Any = None) -> str:
     """The newest 6-digit code texted to the phone behind `hint`, as the phone's owner would read it."""
-    for to, text in reversed(sms_messages()):
+    for to, text in reversed(api.sms_messages() if api is not None else sms_messages()):
         if matches_hint(to, hint):
             found = re.search(r"验证码(\d{6})", text)
             if found:
@@ -104,7 +108,7 @@ def login_reply(api: Api, account: str, password: str, **extra: Any) -> Reply:
 def complete_mfa(api: Api, challenge: dict[str, Any], trust_device: bool = True) -> Reply:
     sent = api.post("/auth/sms", {"challenge_id": challenge["challenge_id"]})
     assert sent.status == 202, sent.body
-    code = latest_code(challenge["phone_hint"])
+    code = latest_code(challenge["phone_hint"], api)
     return api.post("/auth/verify", {"challenge_id": challenge["challenge_id"], "method": "sms", "code": code,
                                      "trust_device": trust_device})
 

@@ -5,7 +5,8 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, middleware, platform
+from chalicelib.api import auth, bills, middleware, payments, platform
+from chalicelib.events import billing as billing_events  # noqa: F401 - registers jobs and schedules
 from chalicelib.events import jobs
 from chalicelib.resources import JOBS_QUEUE
 from chalicelib.settings import resource_name
@@ -16,6 +17,8 @@ app.debug = False
 middleware.register(app)
 app.register_blueprint(platform.bp)
 app.register_blueprint(auth.bp)
+app.register_blueprint(bills.bp)
+app.register_blueprint(payments.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)

@@ -68,10 +68,12 @@ class Resources:
 JOBS_QUEUE = "jobs"
 TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
+RECEIPTS_BUCKET = "receipts"
+IDEMPOTENCY_TABLE = "idempotency"
 
 RESOURCES = Resources(
     queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900)],
-    buckets=[],
+    buckets=[BucketSpec(RECEIPTS_BUCKET)],  # private; every object put with SSE
     topics=[],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
@@ -80,6 +82,7 @@ RESOURCES = Resources(
 
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
+    from chalicelib.adapters.dynamo.billing_models import BILLING_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
 
-    return [*PLATFORM_MODELS]
+    return [*PLATFORM_MODELS, *BILLING_MODELS]

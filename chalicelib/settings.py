@@ -60,6 +60,15 @@ class Settings:
     captcha_test_answer: str | None
     sandbox_payment_secret: str | None
     echo_sms: bool
+    receipt_verify_url: str
+    # Payment providers: a method is served only when its provider is fully configured (API.md §6).
+    alipay_app_id: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_public_key: str | None = None
+    wechat_mch_id: str | None = None
+    wechat_app_id: str | None = None
+    wechat_api_v3_key: str | None = None
+    wechat_platform_keys: str | None = None  # JSON {"<certificate serial>": "<PEM>"}
 
     @property
     def is_test_stage(self) -> bool:
@@ -90,6 +99,14 @@ def load_settings() -> Settings:
         captcha_test_answer=captcha_answer,
         sandbox_payment_secret=sandbox_secret,
         echo_sms=stage == "local",
+        receipt_verify_url=_required("RECEIPT_VERIFY_URL"),
+        alipay_app_id=_optional("ALIPAY_APP_ID"),
+        alipay_seller_id=_optional("ALIPAY_SELLER_ID"),
+        alipay_public_key=_optional("ALIPAY_PUBLIC_KEY"),
+        wechat_mch_id=_optional("WECHAT_MCH_ID"),
+        wechat_app_id=_optional("WECHAT_APP_ID"),
+        wechat_api_v3_key=_optional("WECHAT_API_V3_KEY"),
+        wechat_platform_keys=_optional("WECHAT_PLATFORM_KEYS"),
     )
 
 

@@ -143,6 +143,7 @@ def test_owner_pays_through_sandbox_and_gets_a_verifiable_receipt(world):
     assert all(b["status"] == "paid" for b in api.get("/bills", token=owner.token).body["items"])
     receipt = api.get(f"/payments/{payment['payment_id']}/receipt", token=owner.token)
     assert receipt.status == 200 and receipt.body["expires_in"] == 300
+    assert _receipt_text(receipt.body["receipt_no"]).count(receipt.body["receipt_no"]) >= 1
     history = api.get("/me/history", token=owner.token)
     if history.status == 200:
         assert {"payment.created", "payment.succeeded"} <= {e["action"] for e in history.body["items"]}
@@ -279,3 +280,17 @@ def test_foreign_bills_and_payments_are_not_found(world):
     assert pay(api, neighbour, [bill]).status == 404
     payment = pay(api, owner, [bill]).body
     assert api.get(f"/payments/{payment['payment_id']}", token=neighbour.token).status == 404
+
+
+def _receipt_text(receipt_no: str) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    from chalicelib import deps
+
+    s3 = deps.aws_client("s3")
+    obj = s3.get_object(Bucket=deps.get_settings().name("receipts"), Key=f"receipts/{receipt_no}.pdf")
+    assert obj["ServerSideEncryption"] == "AES256"
+    reader = PdfReader(io.BytesIO(obj["Body"].read()))
+    return "".join(page.extract_text() for page in reader.pages)

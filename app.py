@@ -5,7 +5,8 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, messages, middleware, platform, profile, repairs
+from chalicelib.api import auth, bills, messages, middleware, payments, platform, profile, repairs
+from chalicelib.events import billing as billing_events  # noqa: F401 - registers jobs and schedules
 from chalicelib.events import door_access, jobs  # noqa: F401 - door_access registers its schedule
 from chalicelib.events import repairs as repair_events
 from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE
@@ -20,6 +21,8 @@ app.register_blueprint(auth.bp)
 app.register_blueprint(repairs.bp)
 app.register_blueprint(profile.bp)
 app.register_blueprint(messages.bp)
+app.register_blueprint(bills.bp)
+app.register_blueprint(payments.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)

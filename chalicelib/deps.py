@@ -208,6 +208,89 @@ def board():
     return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit())
 
 
+@provider
+def billing():
+    from chalicelib.adapters.dynamo.billing import (
+        DynamoBillingRuns,
+        DynamoBills,
+        DynamoFeeSchedules,
+        DynamoReadings,
+        DynamoUnitsForBilling,
+        decode_position,
+        encode_position,
+    )
+    from chalicelib.domain.bills import BillingService
+
+    return BillingService(communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
+                          DynamoBills(), DynamoBillingRuns(), lambda payload: jobs().send("billing-run", payload),
+                          encode_position, decode_position)
+
+
+@provider
+def payment_providers():
+    from chalicelib.adapters.payments.providers import build_providers
+
+    return build_providers(get_settings())
+
+
+@provider
+def payments_store():
+    from chalicelib.adapters.dynamo.billing import DynamoPayments
+
+    return DynamoPayments()
+
+
+@provider
+def payments():
+    from chalicelib.adapters.dynamo.billing import DynamoBills
+    from chalicelib.domain.payments import PaymentService
+
+    def community_name(community_id: str) -> str:
+        community = communities().get_community(community_id)
+        return community.name if community else ""
+
+    return PaymentService(DynamoBills(), payments_store(), payment_providers(), community_name,
+                          lambda payment: jobs().send("payment-receipt", {"payment_id": payment.payment_id}))
+
+
+@provider
+def receipts():
+    from chalicelib.adapters.dynamo.billing import DynamoBills, DynamoReceipts
+    from chalicelib.adapters.receipts import LINK_SECONDS, S3ReceiptStore, render_pdf
+    from chalicelib.domain.receipts import ReceiptService
+    from chalicelib.names import RECEIPTS_BUCKET
+
+    settings = get_settings()
+    store = S3ReceiptStore(aws_client("s3"), settings.name(RECEIPTS_BUCKET))
+    return ReceiptService(payments_store(), DynamoBills(), accounts(), DynamoReceipts(), store, render_pdf,
+                          lambda: keyring().derived("receipt-code-v1"), settings.receipt_verify_url, LINK_SECONDS)
+
+
+@provider
+def payment_id_key() -> bytes:
+    return keyring().derived("payment-id-v1")
+
+
+@provider
+def idempotent_create_payment():
+    """`POST /payments` wrapped in Powertools' idempotency (its own table), built on first use."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from chalicelib.api.payments_core import create_payment_response
+    from chalicelib.names import IDEMPOTENCY_TABLE
+
+    store = DynamoDBPersistenceLayer(table_name=get_settings().name(IDEMPOTENCY_TABLE), key_attr="id",
+                                     expiry_attr="expiration", boto3_client=aws_client("dynamodb"))
+    config = IdempotencyConfig(event_key_jmespath="[caller, key]", payload_validation_jmespath="body",
+                               raise_on_no_idempotency_key=True, expires_after_seconds=24 * 3600)
+    return config, idempotent_function(data_keyword_argument="request", persistence_store=store,
+                                       config=config)(create_payment_response)
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

@@ -10,3 +10,5 @@ APP_KEY = "app"
 PHOTOS_BUCKET = "photos"
 PHOTO_UPLOADS_QUEUE = "photo-uploads"
 DOOR_ACCESS_TOPIC = "door-access"  # events for the door-access system (API.md §5)
+RECEIPTS_BUCKET = "receipts"
+IDEMPOTENCY_TABLE = "idempotency"

@@ -17,6 +17,7 @@ from chalicelib.names import (
     JOBS_QUEUE,
     PHOTO_UPLOADS_QUEUE,
     PHOTOS_BUCKET,
+    RECEIPTS_BUCKET,
     TOKEN_KEYS_SECRET,
 )
 
@@ -93,7 +94,8 @@ RESOURCES = Resources(
             # Six times the processor's Lambda timeout, as AWS advises for SQS event sources.
             QueueSpec(PHOTO_UPLOADS_QUEUE, visibility_timeout=180, max_receive_count=3)],
     buckets=[BucketSpec(PHOTOS_BUCKET, browser_uploads=True,
-                        notifications=(BucketNotification(queue=PHOTO_UPLOADS_QUEUE, prefix="uploads/"),))],
+                        notifications=(BucketNotification(queue=PHOTO_UPLOADS_QUEUE, prefix="uploads/"),)),
+             BucketSpec(RECEIPTS_BUCKET)],  # private; every receipt is put with SSE
     topics=[TopicSpec(DOOR_ACCESS_TOPIC)],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
@@ -103,9 +105,10 @@ RESOURCES = Resources(
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
     from chalicelib.adapters.dynamo.auth import AUTH_MODELS
+    from chalicelib.adapters.dynamo.billing_models import BILLING_MODELS
     from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
     from chalicelib.adapters.dynamo.profile import PROFILE_MODELS
     from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
-    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS]
+    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS, *BILLING_MODELS]

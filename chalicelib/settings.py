@@ -63,6 +63,15 @@ class Settings:
         self.captcha_test_answer: str | None = values.pop("captcha_test_answer")
         self.sandbox_payment_secret: str | None = values.pop("sandbox_payment_secret")
         self.echo_sms: bool = values.pop("echo_sms")
+        self.receipt_verify_url: str = values.pop("receipt_verify_url")
+        # Payment providers: a method is served only when its provider is fully configured (API.md §6).
+        self.alipay_app_id: str | None = values.pop("alipay_app_id", None)
+        self.alipay_seller_id: str | None = values.pop("alipay_seller_id", None)
+        self.alipay_public_key: str | None = values.pop("alipay_public_key", None)
+        self.wechat_mch_id: str | None = values.pop("wechat_mch_id", None)
+        self.wechat_app_id: str | None = values.pop("wechat_app_id", None)
+        self.wechat_api_v3_key: str | None = values.pop("wechat_api_v3_key", None)
+        self.wechat_platform_keys: str | None = values.pop("wechat_platform_keys", None)  # {"<serial>": "<PEM>"}
         if values:
             raise TypeError(f"unknown settings: {sorted(values)}")
 
@@ -96,6 +105,14 @@ def load_settings() -> Settings:
         captcha_test_answer=captcha_answer,
         sandbox_payment_secret=sandbox_secret,
         echo_sms=stage == "local",
+        receipt_verify_url=_required("RECEIPT_VERIFY_URL"),
+        alipay_app_id=_optional("ALIPAY_APP_ID"),
+        alipay_seller_id=_optional("ALIPAY_SELLER_ID"),
+        alipay_public_key=_optional("ALIPAY_PUBLIC_KEY"),
+        wechat_mch_id=_optional("WECHAT_MCH_ID"),
+        wechat_app_id=_optional("WECHAT_APP_ID"),
+        wechat_api_v3_key=_optional("WECHAT_API_V3_KEY"),
+        wechat_platform_keys=_optional("WECHAT_PLATFORM_KEYS"),
     )
 
 

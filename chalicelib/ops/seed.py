@@ -71,7 +71,17 @@ def seed_demo(admin: Account) -> DemoCommunity:
         issued = directory.create_user(caller, NewStaffUser(name, phone, role, account,  # type: ignore[arg-type]
                                                             (community.community_id,)))
         demo.logins.append((role, account, _settle_password(issued.account)))
+    _seed_fee_schedule(caller, community.community_id)
     return demo
+
+
+def _seed_fee_schedule(caller: Principal, community_id: str) -> None:
+    """The demo community's fees (API.md §6), so a billing run can be started at once."""
+    from chalicelib.domain.billing import FeeSchedule, PropertyItem
+
+    items = (PropertyItem("cleaning", "保洁费", 80), PropertyItem("security", "保安费", 55),
+             PropertyItem("greening", "绿化费", 30), PropertyItem("elevator", "电梯运行费", 45))
+    deps.billing().set_fee_schedule(caller, FeeSchedule(community_id, items, 450, 62, 15))
 
 
 def _settle_password(account: Account) -> str:

@@ -1,0 +1,463 @@
+"""DynamoDB repositories of bills and payments: model ↔ domain conversion, batches, conditional transactions."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.base import is_conditional_failure
+from chalicelib.adapters.dynamo.billing_models import (
+    BillingRunModel,
+    BillItemMap,
+    BillModel,
+    FeeScheduleModel,
+    LedgerEntryModel,
+    MeterReadingModel,
+    PaymentModel,
+    PropertyItemMap,
+    ReceiptModel,
+)
+from chalicelib.adapters.dynamo.models import AuditEventModel, BuildingModel, UniqueKeyModel, UnitModel
+from chalicelib.adapters.dynamo.repositories import connection
+from chalicelib.domain.billing import (
+    OPEN_STATUSES,
+    Bill,
+    BillItem,
+    FeeSchedule,
+    MeterReading,
+    PropertyItem,
+    RunProgress,
+    UnitToBill,
+    unpaid_shard,
+)
+from chalicelib.domain.model import AuditEvent
+from chalicelib.domain.payments import BillsUnavailable, Notice, Payment, Receipt, pending_shard
+from chalicelib.domain.ports import Page
+from chalicelib.errors import Conflict
+
+# -- fee schedules and readings -------------------------------------------------------------------
+
+
+class DynamoFeeSchedules:
+    def put(self, schedule: FeeSchedule) -> None:
+        FeeScheduleModel(schedule.community_id, water_cents_per_ton=schedule.water_cents_per_ton,
+                         electricity_cents_per_kwh=schedule.electricity_cents_per_kwh, due_days=schedule.due_days,
+                         updated_at=schedule.updated_at,
+                         property_items=[PropertyItemMap(code=i.code, name=i.name,
+                                                         rate_cents_per_m2=i.rate_cents_per_m2)
+                                         for i in schedule.property_items]).save()
+
+    def get(self, community_id: str) -> FeeSchedule | None:
+        try:
+            m = FeeScheduleModel.get(community_id)
+        except DoesNotExist:
+            return None
+        return FeeSchedule(m.community_id, tuple(PropertyItem(i.code, i.name, i.rate_cents_per_m2)
+                                                 for i in m.property_items), m.water_cents_per_ton,
+                           m.electricity_cents_per_kwh, m.due_days, m.updated_at)
+
+
+def _reading(m: MeterReadingModel) -> MeterReading:
+    return MeterReading(m.unit_id, m.community_period.split("#", 1)[0], m.kind, m.period, Decimal(m.reading),
+                        Decimal(m.previous) if m.previous is not None else None, m.recorded_at)
+
+
+class DynamoReadings:
+    def neighbours(self, unit_id: str, kind: str, period: str) -> tuple[MeterReading | None, MeterReading | None]:
+        """The meter's readings just before and just after `period` (two one-item index queries)."""
+        meter = f"{unit_id}#{kind}"
+        before = next(iter(MeterReadingModel.by_meter.query(meter, MeterReadingModel.period < period,
+                                                            scan_index_forward=False, limit=1)), None)
+        after = next(iter(MeterReadingModel.by_meter.query(meter, MeterReadingModel.period > period, limit=1)), None)
+        return (_reading(before) if before else None), (_reading(after) if after else None)
+
+    def put(self, reading: MeterReading) -> None:
+        MeterReadingModel(f"{reading.community_id}#{reading.period}", f"{reading.unit_id}#{reading.kind}",
+                          unit_id=reading.unit_id, kind=reading.kind, period=reading.period,
+                          reading=str(reading.reading),
+                          previous=str(reading.previous) if reading.previous is not None else None,
+                          recorded_at=reading.recorded_at).save()
+
+    def for_period(self, community_id: str, period: str) -> dict[str, dict[str, MeterReading]]:
+        """Every reading of a community's period, by unit and kind (one partition, read in pages)."""
+        found: dict[str, dict[str, MeterReading]] = {}
+        for m in MeterReadingModel.query(f"{community_id}#{period}"):
+            found.setdefault(m.unit_id, {})[m.kind] = _reading(m)
+        return found
+
+
+# -- bills ----------------------------------------------------------------------------------------
+
+
+def _group(status: str) -> str:
+    return "open" if status in OPEN_STATUSES else status
+
+
+def bill_model(bill: Bill) -> BillModel:
+    return BillModel(
+        bill.bill_id, unit_id=bill.unit_id, community_id=bill.community_id, unit_label=bill.unit_label,
+        type=bill.type, period=bill.period, due_date=bill.due_date, status=bill.status, created_at=bill.created_at,
+        items=[BillItemMap(code=i.code, name=i.name, quantity=str(i.quantity), unit=i.unit,
+                           unit_price_cents=i.unit_price_cents, amount_cents=i.amount_cents) for i in bill.items],
+        total_cents=bill.total_cents, paid_at=bill.paid_at, payment_id=bill.payment_id, hold_until=bill.hold_until,
+        period_bill=f"{bill.period}#{bill.bill_id}", unit_state=f"{bill.unit_id}#{_group(bill.status)}",
+        community_period=f"{bill.community_id}#{bill.period}",
+        status_bill=f"{bill.status}#{bill.unit_label}#{bill.bill_id}",
+        unpaid_shard=unpaid_shard(bill.bill_id) if bill.status in OPEN_STATUSES else None,
+        due_bill=f"{bill.due_date}#{bill.bill_id}",
+    )
+
+
+def bill_from_model(m: BillModel) -> Bill:
+    return Bill(m.bill_id, m.unit_id, m.community_id, m.unit_label, m.type, m.period,
+                tuple(BillItem(i.code, i.name, Decimal(i.quantity), i.unit, i.unit_price_cents, i.amount_cents)
+                      for i in m.items), m.due_date, m.status, m.created_at, m.paid_at, m.payment_id,
+                int(m.hold_until) if m.hold_until is not None else None)
+
+
+def _status_actions(bill_id: str, unit_id: str, unit_label: str, status: str) -> list[Any]:
+    """The index attributes that follow a bill's status (they move it between the owner and staff lists)."""
+    actions = [BillModel.status.set(status), BillModel.unit_state.set(f"{unit_id}#{_group(status)}"),
+               BillModel.status_bill.set(f"{status}#{unit_label}#{bill_id}")]
+    if status in OPEN_STATUSES:
+        actions.append(BillModel.unpaid_shard.set(unpaid_shard(bill_id)))
+    else:
+        actions.append(BillModel.unpaid_shard.remove())
+    return actions
+
+
+class DynamoBills:
+    def create(self, bill: Bill) -> None:
+        try:
+            bill_model(bill).save(condition=BillModel.bill_id.does_not_exist())
+        except PutError as error:
+            if is_conditional_failure(error):
+                raise Conflict("The bill already exists.") from None
+            raise
+
+    def write_batch(self, bills: list[Bill]) -> None:
+        """BatchWriteItem in 25s (PynamoDB retries unprocessed items). Callers only pass bills that don't exist."""
+        with BillModel.batch_write() as batch:
+            for bill in bills:
+                batch.save(bill_model(bill))
+
+    def existing_ids(self, community_id: str, period: str) -> set[str]:
+        return {m.bill_id for m in BillModel.by_community_period.query(f"{community_id}#{period}",
+                                                                      attributes_to_get=["bill_id"])}
+
+    def get(self, bill_id: str) -> Bill | None:
+        try:
+            return bill_from_model(BillModel.get(bill_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def get_many(self, bill_ids: list[str]) -> dict[str, Bill]:
+        if not bill_ids:
+            return {}
+        return {m.bill_id: bill_from_model(m) for m in BillModel.batch_get(bill_ids, consistent_read=True)}
+
+    def list_for_unit(self, unit_id: str, group: str | None, limit: int,
+                      start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
+        if group is None:
+            result = BillModel.by_unit.query(unit_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        else:
+            result = BillModel.by_unit_state.query(f"{unit_id}#{group}", scan_index_forward=False, limit=limit,
+                                                   last_evaluated_key=start)
+        items = [bill_from_model(m) for m in result]
+        return items, (result.last_evaluated_key if len(items) == limit else None)
+
+    def open_for_unit(self, unit_id: str) -> list[Bill]:
+        return [bill_from_model(m) for m in BillModel.by_unit_state.query(f"{unit_id}#open")]
+
+    def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
+                           start: dict[str, Any] | None) -> Page[Bill]:
+        condition = BillModel.status_bill.startswith(f"{status}#") if status else None
+        result = BillModel.by_community_period.query(f"{community_id}#{period}", condition, limit=limit,
+                                                     last_evaluated_key=start)
+        items = [bill_from_model(m) for m in result]
+        return Page(items, result.last_evaluated_key if len(items) == limit else None)
+
+
+# -- billing runs ---------------------------------------------------------------------------------
+
+
+def _run(m: BillingRunModel) -> RunProgress:
+    return RunProgress(m.run_id, m.community_id, m.period, m.status, m.created_at, m.bills_created or 0,
+                       m.units_done or 0, m.units_total, m.error, m.finished_at,
+                       {"cursor": m.cursor or "", "attempt": str(m.attempt or 0),
+                        "lease_until": str(int(m.lease_until or 0))})
+
+
+class DynamoBillingRuns:
+    def claim(self, run: RunProgress) -> RunProgress:
+        """Create the run of a community and period, or return the existing one (one run per period)."""
+        claim = UniqueKeyModel(f"billing-run#{run.community_id}#{run.period}", owner_id=run.run_id)
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(claim, condition=UniqueKeyModel.key.does_not_exist())
+                tx.save(BillingRunModel(run.run_id, community_id=run.community_id, period=run.period,
+                                        status="running", created_at=run.created_at, cursor=None, attempt=1),
+                        condition=BillingRunModel.run_id.does_not_exist())
+            return run
+        except TransactWriteError as error:
+            if not is_conditional_failure(error):
+                raise
+        existing = UniqueKeyModel.get(claim.key, consistent_read=True)
+        return self.get(existing.owner_id)  # type: ignore[return-value]
+
+    def restart(self, run_id: str) -> bool:
+        """Start a finished or failed run again from the first unit (it skips bills that exist)."""
+        try:
+            BillingRunModel(run_id).update(
+                actions=[BillingRunModel.status.set("running"), BillingRunModel.cursor.remove(),
+                         BillingRunModel.units_done.set(0), BillingRunModel.attempt.add(1),
+                         BillingRunModel.error.remove(), BillingRunModel.finished_at.remove(),
+                         BillingRunModel.lease_until.remove()],
+                condition=BillingRunModel.status != "running")
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def get(self, run_id: str) -> RunProgress | None:
+        try:
+            return _run(BillingRunModel.get(run_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def take_lease(self, run_id: str, attempt: int, cursor: str, now: int, until: int) -> bool:
+        """One worker per chunk: the lease is taken only at the expected position of the current attempt."""
+        position = (BillingRunModel.cursor == cursor) if cursor else BillingRunModel.cursor.does_not_exist()
+        free = BillingRunModel.lease_until.does_not_exist() | (BillingRunModel.lease_until < now)
+        try:
+            BillingRunModel(run_id).update(actions=[BillingRunModel.lease_until.set(until)],
+                                           condition=(BillingRunModel.status == "running")
+                                           & (BillingRunModel.attempt == attempt) & position & free)
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, created: int, units: int,
+                finished_at: str | None) -> None:
+        actions = [BillingRunModel.bills_created.add(created), BillingRunModel.units_done.add(units),
+                   BillingRunModel.lease_until.remove()]
+        if next_cursor is None:
+            actions += [BillingRunModel.status.set("done"), BillingRunModel.finished_at.set(finished_at),
+                        BillingRunModel.cursor.set("end"), BillingRunModel.units_total.set(0)]
+        else:
+            actions.append(BillingRunModel.cursor.set(next_cursor))
+        position = (BillingRunModel.cursor == cursor) if cursor else BillingRunModel.cursor.does_not_exist()
+        BillingRunModel(run_id).update(actions=actions, condition=(BillingRunModel.attempt == attempt) & position)
+        if next_cursor is None:
+            # units_total = units_done once finished (set after the add so it sees the final count).
+            m = BillingRunModel.get(run_id, consistent_read=True)
+            BillingRunModel(run_id).update(actions=[BillingRunModel.units_total.set(m.units_done)])
+
+    def fail(self, run_id: str, attempt: int, message: str, at: str) -> None:
+        actions = [BillingRunModel.status.set("failed"), BillingRunModel.error.set(message),
+                   BillingRunModel.finished_at.set(at), BillingRunModel.lease_until.remove()]
+        BillingRunModel(run_id).update(actions=actions, condition=BillingRunModel.attempt == attempt)
+
+
+class DynamoUnitsForBilling:
+    """A community's units in pages, with the labels bills show ("1号楼 101")."""
+
+    def page(self, community_id: str, limit: int, start: dict[str, Any] | None
+             ) -> tuple[list[UnitToBill], dict[str, Any] | None]:
+        buildings = {b.building_id: b.name for b in BuildingModel.query(community_id)}
+        result = UnitModel.by_community.query(community_id, limit=limit, last_evaluated_key=start)
+        units = [UnitToBill(m.unit_id, m.community_id, f"{buildings.get(m.building_id, '')} {m.unit_no}".strip(),
+                            Decimal(m.area_m2)) for m in result]
+        return units, (result.last_evaluated_key if len(units) == limit else None)
+
+    def get(self, unit_id: str) -> UnitToBill | None:
+        try:
+            m = UnitModel.get(unit_id)
+        except DoesNotExist:
+            return None
+        try:
+            building = BuildingModel.get(m.community_id, m.building_id).name
+        except DoesNotExist:
+            building = ""
+        return UnitToBill(m.unit_id, m.community_id, f"{building} {m.unit_no}".strip(), Decimal(m.area_m2))
+
+
+def encode_position(position: dict[str, Any] | None) -> str | None:
+    return json.dumps(position, sort_keys=True, separators=(",", ":")) if position else None
+
+
+def decode_position(cursor: str) -> dict[str, Any] | None:
+    return json.loads(cursor) if cursor else None
+
+
+# -- payments -------------------------------------------------------------------------------------
+
+
+def _payment(m: PaymentModel) -> Payment:
+    return Payment(m.payment_id, m.user_id, tuple(m.bill_ids), tuple(m.unit_ids), m.community_id, m.amount_cents,
+                   m.method, m.provider, m.status, m.created_at, int(m.expires_at), m.provider_txn_id, m.paid_at,
+                   m.receipt_no, bool(m.receipt_ready), bool(m.refund_case))
+
+
+def _audit(event: AuditEvent, suffix: str) -> AuditEventModel:
+    # A deterministic sort key: written inside the state change's transaction, so it exists exactly once.
+    return AuditEventModel(event.user_id, f"{event.at}#{suffix}", at=event.at, action=event.action,
+                           summary=event.summary, ref=event.ref)
+
+
+class DynamoPayments:
+    def get(self, payment_id: str) -> Payment | None:
+        try:
+            return _payment(PaymentModel.get(payment_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def list_for_user(self, user_id: str, limit: int, start: dict[str, Any] | None) -> Page[Payment]:
+        result = PaymentModel.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        items = [_payment(m) for m in result]
+        return Page(items, result.last_evaluated_key if len(items) == limit else None)
+
+    def create(self, payment: Payment, bills: list[Bill], event: AuditEvent) -> None:
+        model = PaymentModel(
+            payment.payment_id, user_id=payment.user_id, created_payment=f"{payment.created_at}#{payment.payment_id}",
+            bill_ids=list(payment.bill_ids), unit_ids=list(payment.unit_ids), community_id=payment.community_id,
+            amount_cents=payment.amount_cents, method=payment.method, provider=payment.provider, status="pending",
+            created_at=payment.created_at, expires_at=payment.expires_at,
+            pending_shard=pending_shard(payment.payment_id))
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(model, condition=PaymentModel.payment_id.does_not_exist())
+                for bill in bills:
+                    tx.update(BillModel(bill.bill_id), actions=[
+                        *_status_actions(bill.bill_id, bill.unit_id, bill.unit_label, "processing"),
+                        BillModel.payment_id.set(payment.payment_id),
+                        BillModel.hold_until.set(payment.expires_at)],
+                        condition=BillModel.status == "unpaid")
+                tx.save(_audit(event, f"{payment.payment_id}#created"))
+        except TransactWriteError as error:
+            if is_conditional_failure(error):
+                raise BillsUnavailable() from None
+            raise
+
+    def _end(self, payment: Payment, status: str, at: str, event: AuditEvent) -> bool:
+        # Bills still held by this payment go back to unpaid in the same transaction. A bill the payment no
+        # longer holds (already released) would cancel it, so only held ones are included.
+        held = [b for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True)
+                if b.status == "processing" and b.payment_id == payment.payment_id]
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(PaymentModel(payment.payment_id), actions=[
+                    PaymentModel.status.set(status), PaymentModel.pending_shard.remove(),
+                    PaymentModel.ended_at.set(at)], condition=PaymentModel.status == "pending")
+                for b in held:
+                    tx.update(BillModel(b.bill_id), actions=[*_status_actions(b.bill_id, b.unit_id, b.unit_label,
+                                                                              "unpaid"),
+                                                             BillModel.payment_id.remove(),
+                                                             BillModel.hold_until.remove()],
+                              condition=(BillModel.status == "processing")
+                              & (BillModel.payment_id == payment.payment_id))
+                tx.save(_audit(event, f"{payment.payment_id}#{status}"))
+        except TransactWriteError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def expire(self, payment: Payment, at: str, event: AuditEvent) -> bool:
+        return self._end(payment, "expired", at, event)
+
+    def fail(self, payment: Payment, at: str, event: AuditEvent) -> bool:
+        return self._end(payment, "failed", at, event)
+
+    def complete(self, payment: Payment, notice: Notice, receipt: Receipt, event: AuditEvent) -> str:
+        paid = _status_actions
+        bills = {b.bill_id: b for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True)}
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(PaymentModel(payment.payment_id), actions=[
+                    PaymentModel.status.set("succeeded"), PaymentModel.pending_shard.remove(),
+                    PaymentModel.provider_txn_id.set(notice.provider_txn_id), PaymentModel.paid_at.set(receipt.paid_at),
+                    PaymentModel.receipt_no.set(receipt.receipt_no)],
+                    condition=PaymentModel.status.is_in("pending", "expired", "failed")
+                    & (PaymentModel.refund_case == False))  # noqa: E712
+                for bill_id in payment.bill_ids:
+                    b = bills[bill_id]
+                    tx.update(BillModel(bill_id), actions=[
+                        *paid(bill_id, b.unit_id, b.unit_label, "paid"), BillModel.paid_at.set(receipt.paid_at),
+                        BillModel.payment_id.set(payment.payment_id), BillModel.hold_until.remove()],
+                        condition=((BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
+                        | (BillModel.status == "unpaid"))
+                tx.save(LedgerEntryModel(payment.payment_id, "captured", amount_cents=payment.amount_cents,
+                                         provider=notice.provider, provider_txn_id=notice.provider_txn_id,
+                                         at=receipt.paid_at), condition=LedgerEntryModel.entry.does_not_exist())
+                tx.save(ReceiptModel(receipt.receipt_no, payment_id=receipt.payment_id,
+                                     amount_cents=receipt.amount_cents, paid_at=receipt.paid_at,
+                                     community_name=receipt.community_name, object_key=receipt.object_key),
+                        condition=ReceiptModel.receipt_no.does_not_exist())
+                tx.save(_audit(event, f"{payment.payment_id}#succeeded"))
+        except TransactWriteError as error:
+            if not is_conditional_failure(error):
+                raise
+            current = self.get(payment.payment_id)
+            if current is not None and current.status == "succeeded":
+                return "duplicate"
+            if current is not None and current.refund_case:
+                return "refund_case"
+            return "bills_taken"
+        return "completed"
+
+    def record_refund_case(self, payment: Payment, notice: Notice, at: str, event: AuditEvent) -> bool:
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(PaymentModel(payment.payment_id), actions=[
+                    PaymentModel.refund_case.set(True), PaymentModel.provider_txn_id.set(notice.provider_txn_id),
+                    PaymentModel.status.set("expired"), PaymentModel.pending_shard.remove()],
+                    condition=PaymentModel.status != "succeeded")
+                tx.save(LedgerEntryModel(payment.payment_id, f"refund_due#{notice.provider_txn_id}",
+                                         amount_cents=payment.amount_cents, provider=notice.provider,
+                                         provider_txn_id=notice.provider_txn_id, at=at),
+                        condition=LedgerEntryModel.entry.does_not_exist())
+                tx.save(_audit(event, f"{payment.payment_id}#refund"))
+        except TransactWriteError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        # Bills held by this (now dead) payment, if any, go back to unpaid.
+        for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True):
+            if b.status == "processing" and b.payment_id == payment.payment_id:
+                try:
+                    BillModel(b.bill_id).update(actions=[*_status_actions(b.bill_id, b.unit_id, b.unit_label, "unpaid"),
+                                                         BillModel.payment_id.remove(),
+                                                         BillModel.hold_until.remove()],
+                                                condition=(BillModel.status == "processing")
+                                                & (BillModel.payment_id == payment.payment_id))
+                except UpdateError as error:
+                    if not is_conditional_failure(error):
+                        raise
+        return True
+
+    def pending_due(self, shard: int, now_epoch: int) -> list[Payment]:
+        return [_payment(m) for m in PaymentModel.pending_by_expiry.query(str(shard),
+                                                                          PaymentModel.expires_at <= now_epoch)]
+
+    def mark_receipt_ready(self, payment_id: str) -> None:
+        PaymentModel(payment_id).update(actions=[PaymentModel.receipt_ready.set(True)])
+
+    def ledger(self, payment_id: str) -> list[LedgerEntryModel]:
+        return list(LedgerEntryModel.query(payment_id))
+
+
+class DynamoReceipts:
+    def get(self, receipt_no: str) -> Receipt | None:
+        try:
+            m = ReceiptModel.get(receipt_no)
+        except DoesNotExist:
+            return None
+        return Receipt(m.receipt_no, m.payment_id, m.amount_cents, m.paid_at, m.community_name, m.object_key)

@@ -1,0 +1,107 @@
+"""Payments, provider callbacks and e-receipts (API.md §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import deps
+from chalicelib.api import validation as v
+from chalicelib.api.common import body, query
+from chalicelib.api.http import created
+from chalicelib.api.pagination import decode_cursor, page_body, page_params
+from chalicelib.api.payments_core import payment_json
+from chalicelib.api.routing import OWNERS, principal, route
+from chalicelib.domain.payments import METHODS
+from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
+from chalicelib.observability import count, logger
+
+bp = Blueprint(__name__)
+MAX_KEY = 255
+
+
+def _idempotency_key() -> str:
+    key = (bp.current_request.headers.get("idempotency-key") or "").strip()
+    if not key:
+        raise ValidationFailed("The Idempotency-Key header is required.",
+                               details={"fields": {"Idempotency-Key": "is required"}})
+    if len(key) > MAX_KEY:
+        raise field_error("Idempotency-Key", f"must be at most {MAX_KEY} characters")
+    return key
+
+
+@route(bp, "/payments", ["POST"], roles=OWNERS)
+def create_payment() -> Any:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    key = _idempotency_key()
+    data = body(bp, {"bill_ids": v.id_list(1, 50), "method": v.choice(METHODS)})
+    caller = principal()
+    config, create = deps.idempotent_create_payment()
+    context = getattr(bp, "_current_app", None) and bp.lambda_context
+    if context is not None:
+        config.register_lambda_context(context)
+    request = {"caller": caller.user_id, "key": key,
+               "body": {"bill_ids": list(data["bill_ids"]), "method": data["method"]}}
+    try:
+        answer = create(request=request, principal=caller)
+    except IdempotencyValidationError:
+        raise PreconditionFailed("This Idempotency-Key was used with another request.",
+                                 code="idempotency_key_reused") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("A request with this Idempotency-Key is still in progress.",
+                       code="request_in_progress") from None
+    return created(answer)
+
+
+@route(bp, "/payments", roles=OWNERS)
+def list_payments() -> Any:
+    caller = principal()
+    params = page_params(bp.current_request.query_params)
+    start = decode_cursor(params["cursor"], "payments", caller.user_id)
+    page = deps.payments().list(caller, params["limit"], start)
+    return page_body([payment_json(p) for p in page.items], "payments", caller.user_id, page.last_key)
+
+
+@route(bp, "/payments/{payment_id}", roles=OWNERS)
+def get_payment(payment_id: str) -> Any:
+    service = deps.payments()
+    payment = service.get(principal(), payment_id)
+    payload = service.provider_payload(payment) if payment.status == "pending" else None
+    return payment_json(payment, payload)
+
+
+@route(bp, "/payments/{payment_id}/receipt", roles=OWNERS)
+def get_receipt(payment_id: str) -> Any:
+    payment = deps.payments().paid_payment(principal(), payment_id)
+    link = deps.receipts().link(payment)
+    return {"receipt_no": link.receipt_no, "url": link.url, "expires_in": link.expires_in}
+
+
+@route(bp, "/payments/callbacks/{provider}", ["POST"], public=True)
+def provider_callback(provider: str) -> Any:
+    handler = deps.payment_providers().for_callback(provider)
+    if handler is None:
+        raise NotFound()
+    request = bp.current_request
+    notice = handler.parse(dict(request.headers), request.raw_body or b"")
+    outcome = deps.payments().handle_notice(notice)
+    count("PaymentNotice" + outcome.title().replace("_", ""))
+    logger.info("payment notice", extra={"provider": provider, "payment_id": notice.payment_id, "outcome": outcome})
+    reply = handler.success
+    return Response(body=reply.body, status_code=reply.status,
+                    headers={"Content-Type": reply.content_type} if reply.body else {})
+
+
+@route(bp, "/receipts/{receipt_no}/verify", public=True)
+def verify_receipt(receipt_no: str) -> Any:
+    params = query(bp, {"code": v.text(64, required=False)})
+    if not params["code"]:
+        raise NotFound()
+    receipt = deps.receipts().verify(receipt_no, params["code"])
+    return {"valid": True, "receipt_no": receipt.receipt_no, "amount_cents": receipt.amount_cents,
+            "paid_at": receipt.paid_at, "community_name": receipt.community_name}

@@ -1,0 +1,292 @@
+"""Fee schedules, meter readings, billing runs and bill queries (API.md §6), over small ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.billing import (
+    Bill,
+    BillItem,
+    FeeSchedule,
+    MeterReading,
+    ReadingWentDown,
+    RunProgress,
+    UnitToBill,
+    bills_for_unit,
+    check_reading,
+    due_date,
+    line_amount,
+)
+from chalicelib.domain.ids import iso, new_id, utcnow
+from chalicelib.domain.model import Community, Principal
+from chalicelib.domain.ports import Page
+from chalicelib.errors import NotFound, ValidationFailed, field_error
+
+RUN_CHUNK_UNITS = 1000  # units per worker invocation: each chunk is seconds of work, far below any time limit
+LEASE_SECONDS = 300
+
+
+class Communities(Protocol):
+    def get_community(self, community_id: str) -> Community | None: ...
+
+
+class Units(Protocol):
+    def page(self, community_id: str, limit: int, start: dict[str, Any] | None
+             ) -> tuple[list[UnitToBill], dict[str, Any] | None]: ...
+
+    def get(self, unit_id: str) -> UnitToBill | None: ...
+
+
+class Schedules(Protocol):
+    def put(self, schedule: FeeSchedule) -> None: ...
+
+    def get(self, community_id: str) -> FeeSchedule | None: ...
+
+
+class Readings(Protocol):
+    def neighbours(self, unit_id: str, kind: str, period: str) -> tuple[MeterReading | None, MeterReading | None]: ...
+
+    def put(self, reading: MeterReading) -> None: ...
+
+    def for_period(self, community_id: str, period: str) -> dict[str, dict[str, MeterReading]]: ...
+
+
+class Bills(Protocol):
+    def create(self, bill: Bill) -> None: ...
+
+    def write_batch(self, bills: list[Bill]) -> None: ...
+
+    def existing_ids(self, community_id: str, period: str) -> set[str]: ...
+
+    def get(self, bill_id: str) -> Bill | None: ...
+
+    def list_for_unit(self, unit_id: str, group: str | None, limit: int,
+                      start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]: ...
+
+    def open_for_unit(self, unit_id: str) -> list[Bill]: ...
+
+    def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
+                           start: dict[str, Any] | None) -> Page[Bill]: ...
+
+
+class Runs(Protocol):
+    def claim(self, run: RunProgress) -> RunProgress: ...
+
+    def restart(self, run_id: str) -> bool: ...
+
+    def get(self, run_id: str) -> RunProgress | None: ...
+
+    def take_lease(self, run_id: str, attempt: int, cursor: str, now: int, until: int) -> bool: ...
+
+    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, created: int, units: int,
+                finished_at: str | None) -> None: ...
+
+    def fail(self, run_id: str, attempt: int, message: str, at: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class NewAdHocBill:
+    unit_id: str
+    type: str
+    period: str
+    items: tuple[tuple[str, str, Decimal, str, int], ...]  # (code, name, quantity, unit, unit_price_cents)
+    due_date: date
+
+
+@dataclass(frozen=True)
+class Summary:
+    unpaid_count: int
+    unpaid_total_cents: int
+    overdue_count: int
+
+
+class BillingService:
+    def __init__(self, communities: Communities, units: Units, schedules: Schedules, readings: Readings,
+                 bills: Bills, runs: Runs, enqueue: Callable[[dict[str, Any]], None],
+                 encode: Callable[[dict[str, Any] | None], str | None],
+                 decode: Callable[[str], dict[str, Any] | None], clock: Callable[[], datetime] = utcnow):
+        self._communities = communities
+        self._units = units
+        self._schedules = schedules
+        self._readings = readings
+        self._bills = bills
+        self._runs = runs
+        self._enqueue = enqueue
+        self._encode = encode
+        self._decode = decode
+        self._clock = clock
+
+    def _community(self, caller: Principal, community_id: str) -> Community:
+        if not caller.can_access_community(community_id):
+            raise NotFound()
+        community = self._communities.get_community(community_id)
+        if community is None:
+            raise NotFound()
+        return community
+
+    def _today(self, community: Community | None) -> date:
+        tz = ZoneInfo(community.timezone if community else "Asia/Shanghai")
+        return self._clock().astimezone(tz).date()
+
+    # -- staff -----------------------------------------------------------------------------------
+
+    def set_fee_schedule(self, caller: Principal, schedule: FeeSchedule) -> FeeSchedule:
+        self._community(caller, schedule.community_id)
+        codes = [i.code for i in schedule.property_items]
+        if len(set(codes)) != len(codes):
+            raise field_error("property_items", "must not repeat an item code")
+        stored = FeeSchedule(schedule.community_id, schedule.property_items, schedule.water_cents_per_ton,
+                             schedule.electricity_cents_per_kwh, schedule.due_days, iso(self._clock()))
+        self._schedules.put(stored)
+        return stored
+
+    def record_reading(self, caller: Principal, unit_id: str, kind: str, period: str, value: Decimal) -> MeterReading:
+        """Store a cumulative reading; it may not go below the previous period's (nor above the next one's)."""
+        unit = self._units.get(unit_id)
+        if unit is None or not caller.can_access_community(unit.community_id):
+            raise NotFound("The unit was not found.")
+        before, after = self._readings.neighbours(unit_id, kind, period)
+        try:
+            check_reading(value, before.reading if before else None, after.reading if after else None)
+        except ReadingWentDown as problem:
+            raise ValidationFailed("A meter reading never goes down.",
+                                   details={"fields": {"reading": str(problem)}}) from None
+        reading = MeterReading(unit_id, unit.community_id, kind, period, value, before.reading if before else None,
+                               iso(self._clock()))
+        self._readings.put(reading)
+        return reading
+
+    def create_bill(self, caller: Principal, cmd: NewAdHocBill) -> Bill:
+        unit = self._units.get(cmd.unit_id)
+        if unit is None or not caller.can_access_community(unit.community_id):
+            raise NotFound("The unit was not found.")
+        items = tuple(BillItem(code, name, qty, unit_name, price, line_amount(qty, price))
+                      for code, name, qty, unit_name, price in cmd.items)
+        bill = Bill(new_id("bl"), unit.unit_id, unit.community_id, unit.unit_label, cmd.type, cmd.period, items,
+                    cmd.due_date.isoformat(), "unpaid", iso(self._clock()))
+        if bill.total_cents <= 0:
+            raise field_error("items", "must add up to more than zero")
+        self._bills.create(bill)
+        return bill
+
+    def list_community_bills(self, caller: Principal, community_id: str, period: str, status: str | None,
+                             limit: int, start: dict[str, Any] | None) -> Page[Bill]:
+        self._community(caller, community_id)
+        return self._bills.list_for_community(community_id, period, status, limit, start)
+
+    # -- billing runs ----------------------------------------------------------------------------
+
+    def start_run(self, caller: Principal, community_id: str, period: str) -> RunProgress:
+        """Claim the run of (community, period) and enqueue it; a second start re-runs the same run."""
+        self._community(caller, community_id)
+        if self._schedules.get(community_id) is None:
+            raise ValidationFailed("The community has no fee schedule.", code="fee_schedule_missing")
+        run = self._runs.claim(RunProgress(new_id("run"), community_id, period, "running", iso(self._clock())))
+        if run.status != "running" and self._runs.restart(run.run_id):
+            run = self._runs.get(run.run_id) or run
+        if run.status == "running":
+            self._enqueue({"run_id": run.run_id, "attempt": int(run.extra.get("attempt", "1")),
+                           "cursor": run.extra.get("cursor", "")})
+        return run
+
+    def get_run(self, caller: Principal, run_id: str) -> RunProgress:
+        run = self._runs.get(run_id)
+        if run is None or not caller.can_access_community(run.community_id):
+            raise NotFound()
+        return run
+
+    def work_run(self, run_id: str, attempt: int, cursor: str, chunk: int = RUN_CHUNK_UNITS) -> str:
+        """Do one chunk of a run (the worker); idempotent under redelivery. Enqueues the next chunk."""
+        now = self._clock()
+        epoch = int(now.timestamp())
+        run = self._runs.get(run_id)
+        if run is None or run.status != "running" or run.extra.get("attempt") != str(attempt):
+            return "stale"
+        if not self._runs.take_lease(run_id, attempt, cursor, epoch, epoch + LEASE_SECONDS):
+            return "busy"
+        try:
+            schedule = self._schedules.get(run.community_id)
+            if schedule is None:
+                raise ValueError("fee schedule missing")
+            community = self._communities.get_community(run.community_id)
+            due = due_date(self._today(community), schedule)
+            units, last = self._units.page(run.community_id, chunk, self._decode(cursor))
+            existing = self._bills.existing_ids(run.community_id, run.period)
+            readings = self._readings.for_period(run.community_id, run.period)
+            created_at = iso(now)
+            new_bills = [bill for unit in units
+                         for bill in bills_for_unit(unit, schedule, run.period, readings.get(unit.unit_id, {}), due,
+                                                    created_at)
+                         if bill.bill_id not in existing]
+            self._bills.write_batch(new_bills)
+        except Exception:
+            self._runs.fail(run_id, attempt, "The billing run failed; start it again to resume.", iso(self._clock()))
+            raise
+        next_cursor = self._encode(last)
+        self._runs.advance(run_id, attempt, cursor, next_cursor, len(new_bills), len(units),
+                           None if next_cursor else iso(self._clock()))
+        if next_cursor:
+            self._enqueue({"run_id": run_id, "attempt": attempt, "cursor": next_cursor})
+            return "continued"
+        return "done"
+
+    # -- owners ----------------------------------------------------------------------------------
+
+    def owner_bill(self, caller: Principal, bill_id: str) -> Bill:
+        bill = self._bills.get(bill_id)
+        if bill is None or bill.unit_id not in caller.unit_ids:
+            raise NotFound()
+        return bill
+
+    def owner_bills(self, caller: Principal, status: str, limit: int,
+                    start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
+        """Bills of every unit of the caller, newest period first: a merge of one index query per unit.
+
+        The position maps each unit to where its query stopped (or None when that unit is exhausted).
+        """
+        group = {"unpaid": "open", "paid": "paid"}.get(status)
+        positions: dict[str, Any] = dict(start or {})
+        fetched: dict[str, list[Bill]] = {}
+        more: dict[str, bool] = {}
+        for unit_id in sorted(caller.unit_ids):
+            if unit_id in positions and positions[unit_id] is None:
+                continue  # exhausted on an earlier page
+            bills, last = self._bills.list_for_unit(unit_id, group, limit, positions.get(unit_id))
+            fetched[unit_id], more[unit_id] = bills, last is not None
+        merged = sorted(((b.period, b.bill_id, u) for u, bills in fetched.items() for b in bills), reverse=True)
+        page_keys = {(bill_id, u) for _, bill_id, u in merged[:limit]}
+        page: list[Bill] = []
+        remaining = False
+        for unit_id, bills in fetched.items():
+            consumed = [b for b in bills if (b.bill_id, unit_id) in page_keys]
+            page.extend(consumed)
+            left = len(consumed) < len(bills) or more[unit_id]
+            if consumed:
+                positions[unit_id] = self._index_key(consumed[-1], group) if left else None
+            elif not left:
+                positions[unit_id] = None
+            remaining = remaining or left
+        page.sort(key=lambda b: (b.period, b.bill_id), reverse=True)
+        return page, (positions if remaining else None)
+
+    @staticmethod
+    def _index_key(bill: Bill, group: str | None) -> dict[str, Any]:
+        key: dict[str, Any] = {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": f"{bill.period}#{bill.bill_id}"}}
+        if group is None:
+            key["unit_id"] = {"S": bill.unit_id}
+        else:
+            key["unit_state"] = {"S": f"{bill.unit_id}#{group}"}
+        return key
+
+    def summary(self, caller: Principal, community: Community | None = None) -> Summary:
+        today = self._today(community)
+        epoch = int(self._clock().timestamp())
+        open_bills = [b for u in sorted(caller.unit_ids) for b in self._bills.open_for_unit(u)]
+        open_bills = [b for b in open_bills if b.shown_status(epoch) in ("unpaid", "processing")]
+        return Summary(len(open_bills), sum(b.total_cents for b in open_bills),
+                       sum(1 for b in open_bills if b.is_overdue(today)))

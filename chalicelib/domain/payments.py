@@ -1,0 +1,299 @@
+"""Payments (API.md §6): paying bills, provider notices, expiry and receipts. Pure rules over small ports."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.billing import Bill
+from chalicelib.domain.ids import iso, utcnow
+from chalicelib.domain.model import AuditEvent, Principal
+from chalicelib.domain.ports import Page
+from chalicelib.errors import Conflict, DomainError, NotFound
+
+PAYMENT_TTL_SECONDS = 15 * 60
+METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
+PENDING_SHARDS = 8
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    user_id: str
+    bill_ids: tuple[str, ...]
+    unit_ids: tuple[str, ...]
+    community_id: str
+    amount_cents: int
+    method: str
+    provider: str
+    status: str  # pending | succeeded | failed | expired
+    created_at: str
+    expires_at: int  # epoch seconds
+    provider_txn_id: str | None = None
+    paid_at: str | None = None
+    receipt_no: str | None = None
+    receipt_ready: bool = False
+    refund_case: bool = False
+
+    def is_lapsed(self, now_epoch: int) -> bool:
+        """Pending past its 15 minutes (DynamoDB has not been told yet)."""
+        return self.status == "pending" and self.expires_at <= now_epoch
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A verified provider notice about one payment."""
+
+    provider: str
+    payment_id: str
+    provider_txn_id: str
+    amount_cents: int
+    succeeded: bool
+
+
+@dataclass(frozen=True)
+class Receipt:
+    receipt_no: str
+    payment_id: str
+    amount_cents: int
+    paid_at: str
+    community_name: str
+    object_key: str
+
+
+class MethodUnavailable(DomainError):
+    code = "method_unavailable"
+    message = "This payment method is not available."
+
+
+class CallbackRejected(DomainError):
+    code = "callback_rejected"
+    message = "The notice does not match the payment."
+
+
+class BillsUnavailable(Exception):
+    """The payment transaction found a bill no longer unpaid."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def payload(self, payment: Payment) -> dict[str, Any]:
+        """What the app needs to open the provider for this payment."""
+
+
+class ProviderRegistry(Protocol):
+    def for_method(self, method: str) -> PaymentProvider:
+        """The provider serving `method` in this stage; raise `MethodUnavailable` if none."""
+
+
+class BillStore(Protocol):
+    def get_many(self, bill_ids: list[str]) -> dict[str, Bill]: ...
+
+
+class PaymentStore(Protocol):
+    def get(self, payment_id: str) -> Payment | None: ...
+
+    def list_for_user(self, user_id: str, limit: int, start: dict[str, Any] | None) -> Page[Payment]: ...
+
+    def create(self, payment: Payment, bills: list[Bill], event: AuditEvent) -> None:
+        """Store the payment and move its bills unpaid → processing atomically; `BillsUnavailable` if not all are."""
+
+    def expire(self, payment: Payment, at: str, event: AuditEvent) -> bool:
+        """pending → expired and its bills back to unpaid, atomically; False if it was no longer pending."""
+
+    def fail(self, payment: Payment, at: str, event: AuditEvent) -> bool: ...
+
+    def complete(self, payment: Payment, notice: Notice, receipt: Receipt, event: AuditEvent) -> str:
+        """Mark paid atomically: 'completed', 'duplicate' (already succeeded) or 'bills_taken'."""
+
+    def record_refund_case(self, payment: Payment, notice: Notice, at: str, event: AuditEvent) -> bool: ...
+
+    def pending_due(self, shard: int, now_epoch: int) -> list[Payment]: ...
+
+    def mark_receipt_ready(self, payment_id: str) -> None: ...
+
+
+def payment_id_for(key: bytes, user_id: str, idempotency_key: str) -> str:
+    """A payment's id derived from the caller and its Idempotency-Key: a retry after a partial failure
+    finds the payment the first attempt created instead of creating a second one."""
+    digest = hmac.new(key, f"{user_id}\n{idempotency_key}".encode(), hashlib.sha256).hexdigest()[:24]
+    return f"pay_{digest}"
+
+
+def receipt_code(key: bytes, receipt_no: str) -> str:
+    """The verification code printed on a receipt: a MAC of its number (nothing to store, nothing to guess)."""
+    mac = hmac.new(key, receipt_no.encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac)[:10].decode()
+
+
+def new_receipt_no(paid_at: datetime) -> str:
+    return f"R{paid_at.strftime('%Y%m%d')}{secrets.randbelow(10**10):010d}"
+
+
+def pending_shard(payment_id: str) -> str:
+    return str(int(hashlib.sha256(payment_id.encode()).hexdigest()[:8], 16) % PENDING_SHARDS)
+
+
+class PaymentService:
+    def __init__(self, bills: BillStore, payments: PaymentStore, providers: ProviderRegistry,
+                 community_name: Callable[[str], str], on_paid: Callable[[Payment], None],
+                 clock: Callable[[], datetime] = utcnow):
+        self._bills = bills
+        self._payments = payments
+        self._providers = providers
+        self._community_name = community_name
+        self._on_paid = on_paid
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock().timestamp())
+
+    # -- paying ----------------------------------------------------------------------------------
+
+    def create(self, caller: Principal, payment_id: str, bill_ids: tuple[str, ...], method: str) -> Payment:
+        """Hold the caller's unpaid bills in a new pending payment (15 minutes)."""
+        provider = self._providers.for_method(method)
+        existing = self._payments.get(payment_id)
+        if existing is not None:
+            if existing.user_id != caller.user_id:
+                raise NotFound()
+            return existing  # a retry of a request whose first attempt stored the payment
+        bills = self._owned_bills(caller, bill_ids)
+        released = False
+        for bill in bills.values():
+            if bill.status == "processing" and bill.payment_id and bill.shown_status(self._now()) == "unpaid":
+                held_by = self._payments.get(bill.payment_id)
+                if held_by is not None:
+                    self._expire(held_by)
+                    released = True
+        if released:
+            bills = self._owned_bills(caller, bill_ids)
+        self._check_payable(bills.values())
+        now = self._clock()
+        units = tuple(sorted({b.unit_id for b in bills.values()}))
+        payment = Payment(payment_id, caller.user_id, bill_ids, units, next(iter(bills.values())).community_id,
+                          sum(b.total_cents for b in bills.values()), method, provider.name, "pending", iso(now),
+                          int(now.timestamp()) + PAYMENT_TTL_SECONDS)
+        event = AuditEvent(caller.user_id, iso(now), "payment.created",
+                           f"Payment of {payment.amount_cents} fen for {len(bill_ids)} bill(s) started", payment_id)
+        try:
+            self._payments.create(payment, list(bills.values()), event)
+        except BillsUnavailable:
+            self._check_payable(self._owned_bills(caller, bill_ids).values())
+            raise Conflict("A bill is already in a pending payment.", code="bill_in_payment") from None
+        return payment
+
+    def provider_payload(self, payment: Payment) -> dict[str, Any]:
+        return self._providers.for_method(payment.method).payload(payment)
+
+    def _owned_bills(self, caller: Principal, bill_ids: tuple[str, ...]) -> dict[str, Bill]:
+        bills = self._bills.get_many(list(bill_ids))
+        missing = [b for b in bill_ids if b not in bills or bills[b].unit_id not in caller.unit_ids]
+        if missing:
+            raise NotFound("A bill was not found.", details={"bill_ids": missing})
+        return bills
+
+    def _check_payable(self, bills: Any) -> None:
+        now = self._now()
+        for bill in bills:
+            status = bill.shown_status(now)
+            if status == "paid":
+                raise Conflict("A bill is already paid.", code="bill_already_paid", details={"bill_id": bill.bill_id})
+            if status == "processing":
+                raise Conflict("A bill is already in a pending payment.", code="bill_in_payment",
+                               details={"bill_id": bill.bill_id})
+            if status != "unpaid":
+                raise Conflict("A bill cannot be paid.", details={"bill_id": bill.bill_id})
+        if len({b.community_id for b in bills}) > 1:
+            raise Conflict("Bills of different communities are paid separately.")
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, caller: Principal, payment_id: str) -> Payment:
+        payment = self._payments.get(payment_id)
+        if payment is None or payment.user_id != caller.user_id:
+            raise NotFound()
+        return self._settle(payment)
+
+    def list(self, caller: Principal, limit: int, start: dict[str, Any] | None) -> Page[Payment]:
+        page = self._payments.list_for_user(caller.user_id, limit, start)
+        return Page([self._settle(p) for p in page.items], page.last_key)
+
+    def paid_payment(self, caller: Principal, payment_id: str) -> Payment:
+        payment = self.get(caller, payment_id)
+        if payment.status != "succeeded" or not payment.receipt_no:
+            raise Conflict("The payment has not succeeded.", code="not_paid")
+        return payment
+
+    def _settle(self, payment: Payment) -> Payment:
+        """Expiry is checked when read: a lapsed pending payment is expired here and now."""
+        if payment.is_lapsed(self._now()):
+            self._expire(payment)
+            return self._payments.get(payment.payment_id) or payment
+        return payment
+
+    def _expire(self, payment: Payment) -> bool:
+        at = iso(self._clock())
+        event = AuditEvent(payment.user_id, at, "payment.expired", "Payment expired unpaid", payment.payment_id)
+        return self._payments.expire(payment, at, event)
+
+    def sweep_expired(self) -> dict[str, int]:
+        """Expire every lapsed pending payment (the 5-minute schedule); idempotent and resumable."""
+        now = self._now()
+        expired = 0
+        for shard in range(PENDING_SHARDS):
+            for payment in self._payments.pending_due(shard, now):
+                expired += int(self._expire(payment))
+        return {"expired": expired}
+
+    # -- provider notices ------------------------------------------------------------------------
+
+    def handle_notice(self, notice: Notice) -> str:
+        """Apply a verified provider notice exactly once; returns what happened (for logs and tests)."""
+        payment = self._payments.get(notice.payment_id)
+        if payment is None or payment.provider != notice.provider:
+            raise CallbackRejected("No such payment for this provider.")
+        if notice.amount_cents != payment.amount_cents:
+            raise CallbackRejected("The amount does not match the payment.")
+        if payment.status == "succeeded":
+            self._after_paid(payment)
+            return "duplicate"
+        now = self._clock()
+        at = iso(now)
+        if not notice.succeeded:
+            if payment.status == "pending":
+                self._payments.fail(payment, at, AuditEvent(payment.user_id, at, "payment.failed",
+                                                            "Payment failed at the provider", payment.payment_id))
+            return "failed"
+        if payment.refund_case:
+            return "refund_case"
+        receipt_no = new_receipt_no(now)
+        receipt = Receipt(receipt_no, payment.payment_id, payment.amount_cents, at,
+                          self._community_name(payment.community_id), f"receipts/{receipt_no}.pdf")
+        event = AuditEvent(payment.user_id, at, "payment.succeeded",
+                           f"Paid {payment.amount_cents} fen, receipt {receipt_no}", payment.payment_id)
+        outcome = self._payments.complete(payment, notice, receipt, event)
+        if outcome == "bills_taken":
+            refund_event = AuditEvent(payment.user_id, at, "payment.refund_pending",
+                                      "Late payment for bills already paid; a refund is due", payment.payment_id)
+            self._payments.record_refund_case(payment, notice, at, refund_event)
+            return "refund_case"
+        fresh = self._payments.get(payment.payment_id)
+        if fresh is not None:
+            self._after_paid(fresh)
+        return "completed" if outcome == "completed" else "duplicate"
+
+    def _after_paid(self, payment: Payment) -> None:
+        if payment.status == "succeeded" and not payment.receipt_ready:
+            self._on_paid(payment)
+
+
+def settled(payment: Payment, **changes: Any) -> Payment:
+    return replace(payment, **changes)

@@ -8,9 +8,10 @@ from chalice import Chalice
 from chalicelib.api import auth, bills, messages, middleware, payments, platform, profile, repairs
 from chalicelib.events import billing as billing_events  # noqa: F401 - registers jobs and schedules
 from chalicelib.events import door_access, jobs  # noqa: F401 - door_access registers its schedule
+from chalicelib.events import reminders as reminder_events  # noqa: F401 - registers the job and schedule
 from chalicelib.events import repairs as repair_events
-from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE
-from chalicelib.settings import resource_name
+from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE, SMS_OUTBOX_QUEUE
+from chalicelib.settings import resource_name, sms_consumer_concurrency
 
 app = Chalice(app_name="owner-portal")
 app.debug = False
@@ -34,6 +35,12 @@ def handle_jobs(event):
 def handle_photo_uploads(event):
     return repair_events.handle_photo_uploads(list(event))
 
+
+@app.on_sqs_message(queue=resource_name(SMS_OUTBOX_QUEUE), batch_size=10,
+                    maximum_concurrency=sms_consumer_concurrency())
+def handle_sms_outbox(event):
+    # The same kind-routed dispatcher as the jobs queue, on a queue whose concurrency paces bulk SMS.
+    return jobs.dispatch(list(event))
 
 
 def _wire_schedules() -> None:

@@ -62,6 +62,46 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def system_principal() -> Any:
+    from chalicelib.domain.model import Principal
+
+    return Principal("system", "admin", "cli", frozenset(), frozenset(), False)
+
+
+def cmd_billing_run(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chalicelib import deps
+
+    service = deps.billing()
+    console = _console()
+    if args.dry_run:
+        community = deps.communities().get_community(args.community)
+        if community is None:
+            console.print(f"[red]No community {args.community}.[/red]")
+            return 1
+        page = deps.communities().list_units(args.community, None, 100, None)
+        console.print(f"Would bill {community.name} for {args.period} (first page: {len(page.items)} units).")
+        return 0
+    run = service.start_run(system_principal(), args.community, args.period)
+    console.print(f"Billing run {run.run_id} for {args.community} {args.period}: {run.status}")
+    if not args.wait:
+        return 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("units billed", total=run.units_total)
+        deadline = time.monotonic() + args.timeout
+        while run.status == "running" and time.monotonic() < deadline:
+            time.sleep(1)
+            run = service.get_run(system_principal(), run.run_id)
+            progress.update(task, completed=run.units_done, total=run.units_total)
+    console.print_json(json.dumps({"run_id": run.run_id, "status": run.status, "bills_created": run.bills_created,
+                                   "units_done": run.units_done, "error": run.error}))
+    return 0 if run.status == "done" else 1
+
+
 def cmd_list_jobs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -134,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("seed-demo", help="create the demo community, owners, staff and technician")
     demo.add_argument("--admin", default="admin", help="the admin account acting as creator")
     demo.set_defaults(handler=cmd_seed_demo)
+
+    billing = commands.add_parser("billing-run", help="start (or resume) the billing run of a community and period")
+    billing.add_argument("--community", required=True, help="community id")
+    billing.add_argument("--period", required=True, help="YYYY-MM")
+    billing.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
+    billing.add_argument("--timeout", type=int, default=1800, help="seconds to wait with --wait")
+    billing.add_argument("--dry-run", action="store_true", help="show what would be billed, change nothing")
+    billing.set_defaults(handler=cmd_billing_run)
 
     jobs = commands.add_parser("list-jobs", help="list the scheduled jobs")
     jobs.set_defaults(handler=cmd_list_jobs)

@@ -291,6 +291,31 @@ def idempotent_create_payment():
                                        config=config)(create_payment_response)
 
 
+@provider
+def sms_outbox():
+    from chalicelib.adapters.messaging import SqsJobs
+    from chalicelib.names import SMS_OUTBOX_QUEUE
+
+    return SqsJobs(aws_client("sqs"), get_settings().name(SMS_OUTBOX_QUEUE))
+
+
+@provider
+def fee_reminders():
+    from chalicelib.adapters.dynamo.reminders import DynamoReminderLog, DynamoReminderSource
+    from chalicelib.domain.ids import utcnow
+    from chalicelib.domain.reminders import FeeReminders
+
+    return FeeReminders(DynamoReminderSource(), DynamoReminderLog(), sms_outbox(), utcnow)
+
+
+@provider
+def reminder_sender():
+    from chalicelib.adapters.dynamo.reminders import DynamoReminderLog
+    from chalicelib.domain.reminders import ReminderSender
+
+    return ReminderSender(DynamoReminderLog(), sms())
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

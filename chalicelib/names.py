@@ -12,3 +12,4 @@ PHOTO_UPLOADS_QUEUE = "photo-uploads"
 DOOR_ACCESS_TOPIC = "door-access"  # events for the door-access system (API.md §5)
 RECEIPTS_BUCKET = "receipts"
 IDEMPOTENCY_TABLE = "idempotency"
+SMS_OUTBOX_QUEUE = "sms-outbox"  # paced bulk texts (fee reminders), consumed at the configured SMS rate

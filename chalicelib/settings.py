@@ -45,6 +45,16 @@ def _optional(name: str) -> str | None:
     return value or None
 
 
+def sms_consumer_concurrency() -> int:
+    """Concurrent invocations of the bulk-SMS consumer, from the configured SMS rate (read at import).
+
+    One invocation sends a batch of 10 texts in about a second, so `rate / 10` invocations keep the rate;
+    Lambda's SQS scaling needs at least 2.
+    """
+    rate = _int("SMS_RATE_PER_SECOND", minimum=1)
+    return max(2, -(-rate // 10))
+
+
 def resource_name(logical: str) -> str:
     """The physical name of a table, bucket, queue or topic in the current stage."""
     return f"{_required('RESOURCE_PREFIX')}-{logical}"

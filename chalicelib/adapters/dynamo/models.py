@@ -100,14 +100,28 @@ class SessionModel(Model):
     by_user = SessionsByUserIndex()
 
 
+class AllCommunitiesIndex(GlobalSecondaryIndex):
+    """Every community in one small partition (a property company has hundreds, not millions)."""
+
+    class Meta:
+        index_name = "all"
+        projection = KeysOnlyProjection()
+
+    listing = UnicodeAttribute(hash_key=True)  # always "community"
+    community_id = UnicodeAttribute(range_key=True)
+
+
 class CommunityModel(Model):
     Meta = table_meta("communities")
 
     community_id = UnicodeAttribute(hash_key=True)
+    listing = UnicodeAttribute(default="community")
     name = UnicodeAttribute()
     address = UnicodeAttribute()
     timezone = UnicodeAttribute()
     created_at = UnicodeAttribute()
+
+    all_communities = AllCommunitiesIndex()
 
 
 class BuildingModel(Model):

@@ -251,6 +251,10 @@ class DynamoCommunities:
             return {}
         return {m.community_id: _community(m) for m in CommunityModel.batch_get(list(community_ids))}
 
+    def all_community_ids(self) -> list[str]:
+        """Every community id (the scheduled jobs that work per community); one index query, no scan."""
+        return [m.community_id for m in CommunityModel.all_communities.query("community")]
+
     def create_building(self, building: Building) -> None:
         BuildingModel(building.community_id, building.building_id, name=building.name,
                       created_at=building.created_at).save(condition=BuildingModel.building_id.does_not_exist())

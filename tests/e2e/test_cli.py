@@ -39,3 +39,25 @@ def test_cli_lists_jobs_and_rejects_unknown_ones(stack):
     assert _cli(stack, "list-jobs").returncode == 0
     unknown = _cli(stack, "run-job", "no-such-job")
     assert unknown.returncode == 2 and "Unknown job" in unknown.stdout
+
+
+def test_run_job_fee_reminders_texts_an_owner_with_a_due_bill(stack):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.e2e.conftest import StackApi, admin_login, wait_for
+    from tests.integration.helpers import make_world
+
+    world = make_world(StackApi(stack), admin_login(stack))
+    owner = world.owner()
+    due = (datetime.now(UTC) + timedelta(hours=8)).date()
+    status, _, _ = stack.request("POST", "/staff/bills", {
+        "unit_id": world.unit_ids[0], "type": "other", "period": due.strftime("%Y-%m"), "due_date": due.isoformat(),
+        "items": [{"code": "repair", "name": "公共维修分摊", "unit_price_cents": 8_800}]}, world.admin)
+    assert status == 201
+    result = _cli(stack, "run-job", "fee-reminders")
+    assert result.returncode == 0, result.stderr
+    assert '"enqueued"' in result.stdout
+    texts = wait_for(lambda: [t for t in stack.sms_to(owner.phone) if "待缴" in t], timeout=30)
+    assert texts == ["【物业】您有1笔费用待缴，合计88.00元，请登录业主App及时缴纳。如已缴纳请忽略本短信。"]
+    again = _cli(stack, "run-job", "fee-reminders", "--dry-run")
+    assert again.returncode == 0 and '"dry_run": true' in again.stdout

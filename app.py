@@ -5,9 +5,10 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, middleware, platform
+from chalicelib.api import auth, middleware, notices, platform
 from chalicelib.events import jobs
-from chalicelib.resources import JOBS_QUEUE
+from chalicelib.events import notices as notice_events
+from chalicelib.resources import JOBS_QUEUE, NOTICE_SMS_QUEUE
 from chalicelib.settings import resource_name
 
 app = Chalice(app_name="owner-portal")
@@ -16,11 +17,17 @@ app.debug = False
 middleware.register(app)
 app.register_blueprint(platform.bp)
 app.register_blueprint(auth.bp)
+app.register_blueprint(notices.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
 def handle_jobs(event):
     return jobs.dispatch(list(event))
+
+
+@app.on_sqs_message(queue=resource_name(NOTICE_SMS_QUEUE), batch_size=10)
+def handle_notice_sms(event):
+    return notice_events.deliver(list(event))
 
 
 

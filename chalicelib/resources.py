@@ -66,11 +66,12 @@ class Resources:
 
 # Logical names used in code; kept as constants so a typo fails at import, not at run time.
 JOBS_QUEUE = "jobs"
+NOTICE_SMS_QUEUE = "notice-sms"  # one message per owner to text about an urgent notice
 TOKEN_KEYS_SECRET = "token-keys"
 APP_KEY = "app"
 
 RESOURCES = Resources(
-    queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900)],
+    queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900), QueueSpec(NOTICE_SMS_QUEUE, visibility_timeout=60)],
     buckets=[],
     topics=[],
     secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
@@ -81,5 +82,6 @@ RESOURCES = Resources(
 def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
+    from chalicelib.adapters.dynamo.notices import NOTICE_MODELS
 
-    return [*PLATFORM_MODELS]
+    return [*PLATFORM_MODELS, *NOTICE_MODELS]

@@ -60,6 +60,7 @@ class Settings:
     captcha_test_answer: str | None
     sandbox_payment_secret: str | None
     echo_sms: bool
+    notice_sms_per_second: int  # urgent-notice SMS handed to SNS per second (spread with SQS delays)
 
     @property
     def is_test_stage(self) -> bool:
@@ -90,6 +91,7 @@ def load_settings() -> Settings:
         captcha_test_answer=captcha_answer,
         sandbox_payment_secret=sandbox_secret,
         echo_sms=stage == "local",
+        notice_sms_per_second=_int("NOTICE_SMS_PER_SECOND", minimum=1),
     )
 
 

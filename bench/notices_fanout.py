@@ -270,4 +270,8 @@ def run() -> str:
 
 
 if __name__ == "__main__":
-    print(run())
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # metrics flushes (EMF) print to stdout; keep it for the report
+        report = run()
+    print(report)

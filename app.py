@@ -5,12 +5,13 @@ Every Lambda of the app imports this file: keep it lean (heavy libraries are imp
 
 from chalice import Chalice
 
-from chalicelib.api import auth, bills, messages, middleware, payments, platform, profile, repairs
+from chalicelib.api import auth, bills, messages, middleware, notices, payments, platform, profile, repairs
 from chalicelib.events import billing as billing_events  # noqa: F401 - registers jobs and schedules
 from chalicelib.events import door_access, jobs  # noqa: F401 - door_access registers its schedule
+from chalicelib.events import notices as notice_events
 from chalicelib.events import reminders as reminder_events  # noqa: F401 - registers the job and schedule
 from chalicelib.events import repairs as repair_events
-from chalicelib.names import JOBS_QUEUE, PHOTO_UPLOADS_QUEUE, SMS_OUTBOX_QUEUE
+from chalicelib.names import JOBS_QUEUE, NOTICE_SMS_QUEUE, PHOTO_UPLOADS_QUEUE, SMS_OUTBOX_QUEUE
 from chalicelib.settings import resource_name, sms_consumer_concurrency
 
 app = Chalice(app_name="owner-portal")
@@ -24,6 +25,7 @@ app.register_blueprint(profile.bp)
 app.register_blueprint(messages.bp)
 app.register_blueprint(bills.bp)
 app.register_blueprint(payments.bp)
+app.register_blueprint(notices.bp)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
@@ -41,6 +43,11 @@ def handle_photo_uploads(event):
 def handle_sms_outbox(event):
     # The same kind-routed dispatcher as the jobs queue, on a queue whose concurrency paces bulk SMS.
     return jobs.dispatch(list(event))
+
+
+@app.on_sqs_message(queue=resource_name(NOTICE_SMS_QUEUE), batch_size=10)
+def handle_notice_sms(event):
+    return notice_events.deliver(list(event))
 
 
 def _wire_schedules() -> None:

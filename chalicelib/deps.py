@@ -316,6 +316,41 @@ def reminder_sender():
     return ReminderSender(DynamoReminderLog(), sms())
 
 
+@provider
+def notice_store():
+    from chalicelib.adapters.dynamo.notices import DynamoNotices
+
+    return DynamoNotices()
+
+
+@provider
+def notice_service():
+    from chalicelib.domain.notices import NoticeService
+
+    return NoticeService(notice_store(), accounts(), communities(), jobs(), audit())
+
+
+@provider
+def event_service():
+    from chalicelib.adapters.dynamo.notices import DynamoEvents
+    from chalicelib.domain.notices import EventService
+
+    return EventService(DynamoEvents(), accounts(), communities(), audit())
+
+
+@provider
+def notice_sms():
+    from chalicelib.adapters.dynamo.notices import DynamoOwnerDirectory, DynamoSentLog
+    from chalicelib.adapters.notice_queue import SqsSmsQueue
+    from chalicelib.domain.notice_sms import NoticeSms
+    from chalicelib.names import NOTICE_SMS_QUEUE
+
+    settings = get_settings()
+    queue = SqsSmsQueue(aws_client("sqs"), settings.name(NOTICE_SMS_QUEUE))
+    return NoticeSms(notice_store(), DynamoOwnerDirectory(), queue, jobs(), DynamoSentLog(), sms(),
+                     settings.sms_rate_per_second)
+
+
 def reset() -> None:
     """Forget every client and service (tests, or after settings change)."""
     for cached in _PROVIDERS:

@@ -13,3 +13,4 @@ DOOR_ACCESS_TOPIC = "door-access"  # events for the door-access system (API.md Â
 RECEIPTS_BUCKET = "receipts"
 IDEMPOTENCY_TABLE = "idempotency"
 SMS_OUTBOX_QUEUE = "sms-outbox"  # paced bulk texts (fee reminders), consumed at the configured SMS rate
+NOTICE_SMS_QUEUE = "notice-sms"  # one message per owner to text about an urgent notice

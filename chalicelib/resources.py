@@ -15,6 +15,7 @@ from chalicelib.names import (
     APP_KEY,
     DOOR_ACCESS_TOPIC,
     JOBS_QUEUE,
+    NOTICE_SMS_QUEUE,
     PHOTO_UPLOADS_QUEUE,
     PHOTOS_BUCKET,
     RECEIPTS_BUCKET,
@@ -93,6 +94,7 @@ class Resources:
 RESOURCES = Resources(
     queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900),
             QueueSpec(SMS_OUTBOX_QUEUE, visibility_timeout=120),
+            QueueSpec(NOTICE_SMS_QUEUE, visibility_timeout=60),
             # Six times the processor's Lambda timeout, as AWS advises for SQS event sources.
             QueueSpec(PHOTO_UPLOADS_QUEUE, visibility_timeout=180, max_receive_count=3)],
     buckets=[BucketSpec(PHOTOS_BUCKET, browser_uploads=True,
@@ -110,9 +112,10 @@ def table_models() -> list[type[Model]]:
     from chalicelib.adapters.dynamo.billing_models import BILLING_MODELS
     from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
+    from chalicelib.adapters.dynamo.notices import NOTICE_MODELS
     from chalicelib.adapters.dynamo.profile import PROFILE_MODELS
     from chalicelib.adapters.dynamo.reminders import REMINDER_MODELS
     from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
     return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS, *BILLING_MODELS,
-            *REMINDER_MODELS]
+            *REMINDER_MODELS, *NOTICE_MODELS]

@@ -73,6 +73,8 @@ class Settings:
         self.captcha_test_answer: str | None = values.pop("captcha_test_answer")
         self.sandbox_payment_secret: str | None = values.pop("sandbox_payment_secret")
         self.echo_sms: bool = values.pop("echo_sms")
+        # The account's SMS rate: paces urgent-notice fan-out and the bulk-SMS consumer alike.
+        self.sms_rate_per_second: int = values.pop("sms_rate_per_second")
         self.receipt_verify_url: str = values.pop("receipt_verify_url")
         # Payment providers: a method is served only when its provider is fully configured (API.md §6).
         self.alipay_app_id: str | None = values.pop("alipay_app_id", None)
@@ -123,6 +125,7 @@ def load_settings() -> Settings:
         wechat_app_id=_optional("WECHAT_APP_ID"),
         wechat_api_v3_key=_optional("WECHAT_API_V3_KEY"),
         wechat_platform_keys=_optional("WECHAT_PLATFORM_KEYS"),
+        sms_rate_per_second=_int("SMS_RATE_PER_SECOND", minimum=1),
     )
 
 

@@ -194,3 +194,24 @@ def make_world(api: Api, admin: str) -> World:
         person = activate(api, created.body["user_id"], account, created.body["initial_password"], phone)
         setattr(world, role, person)
     return world
+
+
+def take_jobs(match: str, queue: str = "jobs") -> list[dict[str, Any]]:
+    """The messages on an emulated queue whose body contains `match`, as parsed JSON.
+
+    Integration tests run no consumer, so other tests' jobs pile up: everything received here is deleted,
+    and the queue is read until empty so a test's own message is never hidden behind older ones.
+    """
+    from chalicelib import deps
+    from chalicelib.settings import get_settings
+
+    sqs = deps.aws_client("sqs")
+    url = sqs.get_queue_url(QueueName=get_settings().name(queue))["QueueUrl"]
+    found = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return found
+        found += [json.loads(m["Body"]) for m in messages if match in m["Body"]]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for i, m in enumerate(messages)])

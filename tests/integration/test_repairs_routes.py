@@ -188,17 +188,13 @@ def test_workflow_over_http_with_assignee_eta_and_rating(world):
 
 
 def test_assignment_and_completion_enqueue_sms_that_the_job_sends_in_chinese(world):
-    from chalicelib import deps
     from chalicelib.events import jobs
+    from tests.integration.helpers import take_jobs
 
     owner = world.owner()
     repair_id = new_repair(world, owner)["repair_id"]
     assign(world, repair_id)
-    sqs = deps.aws_client("sqs")
-    url = sqs.get_queue_url(QueueName=__import__("chalicelib.settings").settings.get_settings().name("jobs"))[
-        "QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    mine = [json.loads(m["Body"]) for m in messages if repair_id in m["Body"]]
+    mine = take_jobs(repair_id)
     assert mine == [{"kind": "repair-sms", "payload": {"repair_id": repair_id, "event": "assigned"}}]
     sent_before = len(sms_messages(owner.phone))
     jobs.run("repair-sms", mine[0]["payload"])

@@ -1,0 +1,37 @@
+"""Urgent-notice SMS: the fan-out job (jobs queue) and the per-owner delivery consumer (notice-sms queue)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import deps
+from chalicelib.domain.notices import NOTICE_SMS_JOB
+from chalicelib.events.jobs import job
+from chalicelib.observability import count, logger
+
+
+@job(NOTICE_SMS_JOB)
+def fan_out_notice_sms(payload: dict[str, Any]) -> None:
+    """Page the notice's audience and queue one SMS per owner (safe to run twice: delivery is deduplicated)."""
+    result = deps.notice_sms().fan_out(payload["notice_id"], payload.get("start"))
+    count("NoticeSmsQueued", result.queued)
+    logger.info("notice sms fan-out", extra={"notice_id": payload["notice_id"], "status": result.status,
+                                             "queued": result.queued, "skipped_opt_out": result.skipped_opt_out,
+                                             "pages": result.pages, "continued": result.continued})
+
+
+def deliver(records: list[Any]) -> dict[str, list[dict[str, str]]]:
+    """Text each queued owner once; failed records are reported alone (SQS partial batch response)."""
+    service = deps.notice_sms()
+    notices: dict[str, Any] = {}
+    failures = []
+    for record in records:
+        message_id = record.to_dict()["messageId"]
+        try:
+            outcome = service.deliver(json.loads(record.body), notices)
+            count("NoticeSms" + outcome.title().replace("_", ""))
+        except Exception:  # noqa: BLE001 - one failed text must not fail its neighbours
+            logger.exception("notice sms failed", extra={"message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

@@ -73,6 +73,9 @@ def _environment() -> dict[str, str]:
     env.update(AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
     env.pop("AWS_ENDPOINT_URL", None)
     env.pop("PYTHONPATH", None)
+    # Both sides must read compiled bytecode (see the docstring): with this set, the warm-up could not write the
+    # project's bytecode and every run would compile it, while site-packages were compiled at install time.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import importlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Chalice
 
@@ -31,21 +31,24 @@ OWNERS = frozenset({"owner"})
 ANY_ROLE = frozenset({"owner", "staff", "technician", "admin"})
 
 
-class RouteOptions(NamedTuple):
-    public: bool
-    roles: frozenset[str]
-    # Routes reachable while `must_change_password` is set (API.md §3: password change, logout, GET /me).
-    allow_password_change: bool
+class RouteOptions:
+    """Who may call a route (a plain class: it is defined at every cold start)."""
+
+    __slots__ = ("allow_password_change", "public", "roles")
+
+    def __init__(self, public: bool, roles: frozenset[str], allow_password_change: bool) -> None:
+        self.public, self.roles = public, roles
+        # Routes reachable while `must_change_password` is set (API.md §3: password change, logout, GET /me).
+        self.allow_password_change = allow_password_change
 
 
-class DeclaredRoute(NamedTuple):
+class DeclaredRoute:
     """What one `@route` declared: read by the manifest generator (`chalicelib/manifest/generate.py`)."""
 
-    path: str
-    methods: tuple[str, ...]
-    options: RouteOptions
-    module: str
-    function: str
+    __slots__ = ("function", "methods", "module", "options", "path")
+
+    def __init__(self, path: str, methods: tuple[str, ...], options: RouteOptions, module: str, function: str):
+        self.path, self.methods, self.options, self.module, self.function = path, methods, options, module, function
 
 
 # Declared by the `@route` of the area modules imported so far (the generator imports them all).

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 JobFn = Callable[[], dict[str, Any]]
 
 
-class ScheduledJob(NamedTuple):
+@dataclass(frozen=True)
+class ScheduledJob:
     name: str
     expression: str  # an EventBridge schedule expression, in UTC
     fn: JobFn

@@ -37,13 +37,19 @@ def _wire_schedules() -> None:
     """Turn every scheduled job of the manifest into a Chalice schedule (a module attribute, as Lambda looks it up)."""
     for job_name, job in manifest.load()["schedules"].items():
         name = "schedule_" + job_name.replace("-", "_")
-        globals()[name] = app.schedule(job["expression"], name=name)(lambda event, _name=job_name: _run_job(_name))
+        globals()[name] = app.schedule(job["expression"], name=name)(_schedule_handler(name, job_name))
 
 
-def _run_job(name: str) -> dict:
-    from chalicelib.events import schedules
+def _schedule_handler(name: str, job_name: str):
+    """The Lambda handler of one schedule; named like its module attribute (Chalice packages `app.<__name__>`)."""
 
-    return schedules.run(name)
+    def handler(event):
+        from chalicelib.events import schedules
+
+        return schedules.run(job_name)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
 _wire_schedules()

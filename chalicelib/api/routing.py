@@ -101,7 +101,7 @@ def principal() -> Principal:
 
 def route(bp: Blueprint | Chalice, path: str, methods: Iterable[str] = ("GET",), *, public: bool = False,
           roles: frozenset[str] | None = None, allow_password_change: bool = False) -> Callable[..., Any]:
-    """Register a view. Routes under `/staff/` default to staff and admin; the rest to any signed-in role."""
+    """Declare a view (mounted from the manifest). `/staff/` routes default to staff and admin, others to any role."""
     methods = tuple(m.upper() for m in methods)
     if roles is None:
         roles = STAFF if path.startswith("/staff/") else ANY_ROLE

@@ -46,7 +46,7 @@ def test_import_app_loads_no_area_module_yet_mounts_every_route_job_and_schedule
     script = """
 import json, sys
 import app
-from chalice.app import SQSEventConfig
+from chalice.app import ScheduledEventConfig, SQSEventConfig
 loaded = sorted(name for name in sys.modules if name.startswith(("chalicelib.domain", "chalicelib.adapters")))
 print(json.dumps({
     "areas": [name for name in sys.argv[1:] if name in sys.modules],
@@ -54,6 +54,7 @@ print(json.dumps({
     "routes": sorted([path, method] for path, methods in app.app.routes.items() for method in methods),
     "queues": len([s for s in app.app.event_sources if isinstance(s, SQSEventConfig)]),
     "schedules": sorted(name for name in vars(app) if name.startswith("schedule_")),
+    "handlers": sorted(s.handler_string for s in app.app.event_sources if isinstance(s, ScheduledEventConfig)),
 }))
 """
     done = subprocess.run([sys.executable, "-c", script, *AREAS], cwd=ROOT, env=dict(os.environ),
@@ -63,7 +64,10 @@ print(json.dumps({
     expected = sorted([entry["path"], method] for entry in manifest.load()["routes"] for method in entry["methods"])
     assert result["routes"] == expected
     assert result["queues"] == 2
-    assert result["schedules"] == sorted("schedule_" + name.replace("-", "_") for name in manifest.load()["schedules"])
+    schedules = sorted("schedule_" + name.replace("-", "_") for name in manifest.load()["schedules"])
+    assert result["schedules"] == schedules
+    # Lambda resolves a schedule's handler as `app.<name>`: it must be the module attribute, not `<lambda>`.
+    assert result["handlers"] == ["app." + name for name in schedules]
 
 
 def test_a_job_kind_imports_its_module_on_its_first_message():

@@ -82,3 +82,18 @@ assert module in sys.modules and handler.__module__ == module
 """
     kind, module = next(iter(manifest.load()["jobs"].items()))
     subprocess.run([sys.executable, "-c", script, kind, module], cwd=ROOT, env=dict(os.environ), check=True)
+
+
+def test_importing_every_area_after_app_registers_nothing_more():
+    script = """
+import app
+from chalicelib.manifest.areas import import_areas
+before = sorted((path, method, entry.view_name) for path, methods in app.app.routes.items()
+                for method, entry in methods.items())
+sources = len(app.app.event_sources)
+import_areas()
+after = sorted((path, method, entry.view_name) for path, methods in app.app.routes.items()
+               for method, entry in methods.items())
+assert after == before and len(app.app.event_sources) == sources
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ), check=True)

@@ -1,16 +1,14 @@
-"""The Chalice app: middleware, blueprints and event handlers, nothing else.
+"""The Chalice app: middleware, routes, event handlers and schedules, nothing else.
 
-Every Lambda of the app imports this file: keep it lean (heavy libraries are imported where they are used).
+Every Lambda of the app imports this file: keep it lean. It imports no area code: routes, job kinds and
+schedules are mounted from the route manifest (`chalicelib/manifest/manifest.json`, regenerate it with
+`python -m chalicelib.manifest`), and each area module is imported on the first call that needs it.
 """
 
 from chalice import Chalice
 
-from chalicelib.api import auth, bills, messages, middleware, notices, payments, platform, profile, repairs
-from chalicelib.events import billing as billing_events  # noqa: F401 - registers jobs and schedules
-from chalicelib.events import door_access, jobs  # noqa: F401 - door_access registers its schedule
-from chalicelib.events import notices as notice_events
-from chalicelib.events import reminders as reminder_events  # noqa: F401 - registers the job and schedule
-from chalicelib.events import repairs as repair_events
+from chalicelib import manifest
+from chalicelib.api import middleware, routing
 from chalicelib.names import JOBS_QUEUE, NOTICE_SMS_QUEUE, PHOTO_UPLOADS_QUEUE, SMS_OUTBOX_QUEUE
 from chalicelib.settings import resource_name, sms_consumer_concurrency
 
@@ -18,23 +16,20 @@ app = Chalice(app_name="owner-portal")
 app.debug = False
 
 middleware.register(app)
-app.register_blueprint(platform.bp)
-app.register_blueprint(auth.bp)
-app.register_blueprint(repairs.bp)
-app.register_blueprint(profile.bp)
-app.register_blueprint(messages.bp)
-app.register_blueprint(bills.bp)
-app.register_blueprint(payments.bp)
-app.register_blueprint(notices.bp)
+routing.mount(app, manifest.load()["routes"])
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
 def handle_jobs(event):
+    from chalicelib.events import jobs
+
     return jobs.dispatch(list(event))
 
 
 @app.on_sqs_message(queue=resource_name(PHOTO_UPLOADS_QUEUE), batch_size=5)
 def handle_photo_uploads(event):
+    from chalicelib.events import repairs as repair_events
+
     return repair_events.handle_photo_uploads(list(event))
 
 
@@ -42,21 +37,35 @@ def handle_photo_uploads(event):
                     maximum_concurrency=sms_consumer_concurrency())
 def handle_sms_outbox(event):
     # The same kind-routed dispatcher as the jobs queue, on a queue whose concurrency paces bulk SMS.
+    from chalicelib.events import jobs
+
     return jobs.dispatch(list(event))
 
 
 @app.on_sqs_message(queue=resource_name(NOTICE_SMS_QUEUE), batch_size=10)
 def handle_notice_sms(event):
+    from chalicelib.events import notices as notice_events
+
     return notice_events.deliver(list(event))
 
 
 def _wire_schedules() -> None:
-    """Turn every registered scheduled job into a Chalice schedule (a module attribute, as Lambda looks it up)."""
-    from chalicelib.events import schedules
+    """Turn every scheduled job of the manifest into a Chalice schedule (a module attribute, as Lambda looks it up)."""
+    for job_name, job in manifest.load()["schedules"].items():
+        name = "schedule_" + job_name.replace("-", "_")
+        globals()[name] = app.schedule(job["expression"], name=name)(_schedule_handler(name, job_name))
 
-    for job in schedules.all_jobs().values():
-        name = "schedule_" + job.name.replace("-", "_")
-        globals()[name] = app.schedule(job.expression, name=name)(lambda event, _fn=job.fn: _fn())
+
+def _schedule_handler(name: str, job_name: str):
+    """The Lambda handler of one schedule; named like its module attribute (Chalice packages `app.<__name__>`)."""
+
+    def handler(event):
+        from chalicelib.events import schedules
+
+        return schedules.run(job_name)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
 _wire_schedules()

@@ -69,9 +69,13 @@ def _environment() -> dict[str, str]:
 
     env = {key: value for key, value in os.environ.items()
            if key not in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
-    env.update(environment.emulator_environment(STAGE, None))
+    env.update(environment.stage_variables(STAGE))
+    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
     env.pop("AWS_ENDPOINT_URL", None)
     env.pop("PYTHONPATH", None)
+    # Both sides must read compiled bytecode (see the docstring): with this set, the warm-up could not write the
+    # project's bytecode and every run would compile it, while site-packages were compiled at install time.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

@@ -105,8 +105,10 @@ def cmd_billing_run(args: argparse.Namespace) -> int:
 def cmd_list_jobs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    import app  # noqa: F401 - registers every scheduled job
     from chalicelib.events import schedules
+    from chalicelib.manifest.areas import import_areas
+
+    import_areas()  # registers every scheduled job (app.py imports them only when they fire)
 
     table = Table("job", "schedule (UTC)", "what it does")
     for job in sorted(schedules.all_jobs().values(), key=lambda j: j.name):
@@ -116,8 +118,10 @@ def cmd_list_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_run_job(args: argparse.Namespace) -> int:
-    import app  # noqa: F401 - registers every scheduled job
     from chalicelib.events import schedules
+    from chalicelib.manifest.areas import import_areas
+
+    import_areas()  # registers every scheduled job (app.py imports them only when they fire)
 
     jobs = schedules.all_jobs()
     if args.name not in jobs:

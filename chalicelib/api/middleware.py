@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextvars
 import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +49,11 @@ _CHALICE_CODES = {
 def request_id(event: Request) -> str:
     context = getattr(event, "lambda_context", None)
     rid = getattr(context, "aws_request_id", None)
-    return rid if isinstance(rid, str) and rid else str(uuid.uuid4())
+    if isinstance(rid, str) and rid:
+        return rid
+    import uuid  # only outside Lambda (local server, tests): not on the cold path
+
+    return str(uuid.uuid4())
 
 
 def source_ip(event: Request) -> str:

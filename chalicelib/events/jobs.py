@@ -1,12 +1,15 @@
 """The jobs queue: one SQS consumer that routes each message to the handler registered for its `kind`.
 
 Areas register work with `@job("kind")` and enqueue with `deps.jobs().send("kind", payload)`; a handler must
-be idempotent (SQS delivers at least once). A failing message is reported alone (partial batch response), so
+be idempotent (SQS delivers at least once). The route manifest (`chalicelib/manifest/manifest.json`) names the module
+registering each kind: `run()` imports it on the first message of that kind, so the consumer's cold start
+imports no area code. A failing message is reported alone (partial batch response), so
 the rest of the batch is not redelivered; after the queue's `maxReceiveCount` it lands in the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -31,12 +34,21 @@ def handlers() -> dict[str, JobHandler]:
     return dict(_HANDLERS)
 
 
-def run(kind: str, payload: dict[str, Any]) -> None:
+def _handler(kind: str) -> JobHandler:
+    if kind not in _HANDLERS:
+        from chalicelib import manifest
+
+        module = manifest.load()["jobs"].get(kind)
+        if module is not None:
+            importlib.import_module(module)
     try:
-        handler = _HANDLERS[kind]
+        return _HANDLERS[kind]
     except KeyError:
         raise ValueError(f"no handler for job kind {kind!r}") from None
-    handler(payload)
+
+
+def run(kind: str, payload: dict[str, Any]) -> None:
+    _handler(kind)(payload)
 
 
 def dispatch(records: list[Any]) -> dict[str, list[dict[str, str]]]:

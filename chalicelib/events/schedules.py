@@ -2,11 +2,13 @@
 
 Areas register a job with `@scheduled("name", "cron(0 2 * * ? *)")`; the function takes no arguments, must
 be idempotent and resumable (a schedule can fire twice, and a run can be cut off), and returns a small
-summary dict for logs and the CLI.
+summary dict for logs and the CLI. `app.py` wires the schedules from the route manifest
+(`chalicelib/manifest/manifest.json`) and imports a job's module only when it fires (`run()`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,12 @@ def all_jobs() -> dict[str, ScheduledJob]:
 
 
 def run(name: str) -> dict[str, Any]:
+    if name not in _JOBS:
+        from chalicelib import manifest
+
+        entry = manifest.load()["schedules"].get(name)
+        if entry is not None:
+            importlib.import_module(entry["module"])
     try:
         job = _JOBS[name]
     except KeyError:

@@ -1,0 +1,28 @@
+"""Every module that declares routes (`@route`), job kinds (`@job`) or scheduled jobs (`@scheduled`).
+
+Adding an area: one line here, then `python -m chalicelib.manifest` and commit `chalicelib/manifest/manifest.json`.
+"""
+
+AREAS = (
+    "chalicelib.api.platform",
+    "chalicelib.api.auth",
+    "chalicelib.api.repairs",
+    "chalicelib.api.profile",
+    "chalicelib.api.messages",
+    "chalicelib.api.bills",
+    "chalicelib.api.payments",
+    "chalicelib.api.notices",
+    "chalicelib.events.repairs",
+    "chalicelib.events.door_access",
+    "chalicelib.events.billing",
+    "chalicelib.events.notices",
+    "chalicelib.events.reminders",
+)
+
+
+def import_areas() -> None:
+    """Import every area module, registering all its routes, jobs and schedules (the CLI and the generator)."""
+    import importlib
+
+    for module in AREAS:
+        importlib.import_module(module)

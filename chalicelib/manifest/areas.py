@@ -12,6 +12,7 @@ AREAS = (
     "chalicelib.api.bills",
     "chalicelib.api.payments",
     "chalicelib.api.notices",
+    "chalicelib.api.home",
     "chalicelib.events.repairs",
     "chalicelib.events.door_access",
     "chalicelib.events.billing",

@@ -39,8 +39,8 @@ class SnsSms:
         return answer["MessageId"]
 
 
-class SqsJobs:
-    """Enqueue jobs on a queue as JSON `{"kind": ..., "payload": {...}}` (the jobs dispatcher routes by kind)."""
+class SqsQueue:
+    """A queue resolved by name once, and `send_batches` (SendMessageBatch of 10, failed entries retried)."""
 
     BATCH = 10  # SQS SendMessageBatch limit
 
@@ -54,18 +54,12 @@ class SqsJobs:
             self._url = self._sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
         return self._url
 
-    def send(self, kind: str, payload: dict[str, Any], *, delay_seconds: int = 0,
-             dedupe_id: str | None = None) -> None:
-        del dedupe_id  # standard queues: handlers are idempotent instead
-        self._sqs.send_message(QueueUrl=self._queue_url(), DelaySeconds=delay_seconds,
-                               MessageBody=json.dumps({"kind": kind, "payload": payload}, separators=(",", ":")))
-
-    def send_many(self, kind: str, payloads: list[dict[str, Any]]) -> int:
-        """Enqueue in batches of 10; returns the number of SendMessageBatch calls made. Retries failed entries."""
+    def send_batches(self, messages: list[tuple[str, int]]) -> int:
+        """Queue `(body, delay_seconds)` messages in order; returns the number of SendMessageBatch calls."""
         calls = 0
-        for start in range(0, len(payloads), self.BATCH):
-            entries = [{"Id": str(i), "MessageBody": json.dumps({"kind": kind, "payload": p}, separators=(",", ":"))}
-                       for i, p in enumerate(payloads[start:start + self.BATCH])]
+        for start in range(0, len(messages), self.BATCH):
+            entries = [{"Id": str(i), "MessageBody": body, **({"DelaySeconds": delay} if delay else {})}
+                       for i, (body, delay) in enumerate(messages[start:start + self.BATCH])]
             for _ in range(3):
                 calls += 1
                 answer = self._sqs.send_message_batch(QueueUrl=self._queue_url(), Entries=entries)
@@ -76,3 +70,19 @@ class SqsJobs:
             if entries:
                 raise RuntimeError(f"{len(entries)} messages could not be enqueued")
         return calls
+
+
+class SqsJobs(SqsQueue):
+    """Enqueue jobs on a queue as JSON `{"kind": ..., "payload": {...}}` (the jobs dispatcher routes by kind)."""
+
+    def send(self, kind: str, payload: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        self._sqs.send_message(QueueUrl=self._queue_url(), DelaySeconds=delay_seconds,
+                               MessageBody=_job_body(kind, payload))
+
+    def send_many(self, kind: str, payloads: list[dict[str, Any]]) -> int:
+        """Enqueue in batches of 10; returns the number of SendMessageBatch calls made."""
+        return self.send_batches([(_job_body(kind, p), 0) for p in payloads])
+
+
+def _job_body(kind: str, payload: dict[str, Any]) -> str:
+    return json.dumps({"kind": kind, "payload": payload}, ensure_ascii=False, separators=(",", ":"))

@@ -21,6 +21,7 @@ HOME_ITEMS = 3
 
 @route(bp, "/home", roles=OWNERS)
 def home() -> Any:
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib.api.notices import event_json, feed_entry_json
@@ -29,10 +30,14 @@ def home() -> Any:
     body(bp, {})
     caller = principal()
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="home") as pool:
-        unpaid = pool.submit(deps.billing().summary, caller)
-        notices = pool.submit(deps.notice_service().unread, caller.user_id, HOME_ITEMS)
-        repairs = pool.submit(deps.repair_service().list_own, caller, "open", HOME_ITEMS, None)
-        events = pool.submit(deps.event_service().upcoming_for, caller.user_id, HOME_ITEMS)
+        def part(fn: Any, *args: Any) -> Any:
+            # each part runs in a copy of the request's context (correlation id, request info)
+            return pool.submit(contextvars.copy_context().run, fn, *args)
+
+        unpaid = part(deps.billing().summary, caller)
+        notices = part(deps.notice_service().unread, caller.user_id, HOME_ITEMS)
+        repairs = part(deps.repair_service().list_own, caller, "open", HOME_ITEMS, None)
+        events = part(deps.event_service().upcoming_for, caller.user_id, HOME_ITEMS)
         summary = unpaid.result()
         return {
             "unpaid": {"count": summary.unpaid_count, "total_cents": summary.unpaid_total_cents,

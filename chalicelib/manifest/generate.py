@@ -98,6 +98,10 @@ def main() -> int:
     with open(PATH, "w", encoding="utf-8") as handle:
         handle.write(text)
     manifest = json.loads(text)
+    from chalicelib.manifest import openapi
+
+    openapi.OPENAPI_PATH.write_text(openapi.render(manifest), encoding="utf-8")
+    print(f"wrote {os.path.relpath(openapi.OPENAPI_PATH)}")
     print(f"wrote {os.path.relpath(PATH)}: {len(manifest['routes'])} routes, {len(manifest['jobs'])} job kinds, "
           f"{len(manifest['schedules'])} schedules")
     return 0

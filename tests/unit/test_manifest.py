@@ -97,3 +97,14 @@ after = sorted((path, method, entry.view_name) for path, methods in app.app.rout
 assert after == before and len(app.app.event_sources) == sources
 """
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ), check=True)
+
+
+def test_committed_openapi_description_matches_the_manifest():
+    from chalicelib.manifest import openapi
+
+    fresh = openapi.render(manifest.load())
+    assert openapi.OPENAPI_PATH.read_text(encoding="utf-8") == fresh, (
+        "docs/openapi.json is stale: run `python -m chalicelib.manifest` and commit the result")
+    spec = json.loads(fresh)
+    public = {path for path, item in spec["paths"].items() for op in item.values() if op["security"] == []}
+    assert public >= {"/health", "/auth/login", "/payments/callbacks/{provider}"}

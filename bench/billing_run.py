@@ -8,47 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
-from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+from bench._aws import CallCounter, test_stage_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = int(os.environ.get("BENCH_UNITS", "10000"))
-
-
-def _environment() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from devstack import environment
-
-    environment.apply("test", None)
-
-
-class CallCounter:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def hook(self, model, **_):
-        self.calls[model.name] += 1
-
-    def install(self) -> None:
-        import botocore.session
-
-        original = botocore.session.Session.create_client
-        counter = self
-
-        def create_client(session, *args, **kwargs):
-            client = original(session, *args, **kwargs)
-            client.meta.events.register("before-call.*.*", counter.hook)
-            return client
-
-        botocore.session.Session.create_client = create_client  # every client made from now on is counted
-
-    def total(self) -> int:
-        return sum(self.calls.values())
 
 
 def _setup(units: int) -> tuple[str, list[str]]:
@@ -129,7 +96,7 @@ def _one_call_per_item(cid: str, ids: list[str], period: str) -> int:
 
 
 def run() -> str:
-    _environment()
+    test_stage_environment()
     from moto import mock_aws
 
     counter = CallCounter()

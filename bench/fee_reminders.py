@@ -8,52 +8,16 @@ has one unit with two open bills (one overdue, one due in 2 days); 10% have opte
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench._aws import CallCounter, test_stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNERS = int(os.environ.get("BENCH_OWNERS", "10000"))
 SMS_RATE = 100  # messages per second, for the projection
 PROJECTED_OWNERS = 100_000
-
-
-def _environment() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    from devstack import environment
-
-    environment.apply("test", None)
-
-
-class Calls:
-    def __init__(self) -> None:
-        self.by_operation: Counter[str] = Counter()
-
-    def hook(self, model, **_):
-        self.by_operation[model.name] += 1
-
-    def install(self) -> None:
-        import botocore.session
-
-        original = botocore.session.Session.create_client
-        counter = self
-
-        def create_client(session, *args, **kwargs):
-            client = original(session, *args, **kwargs)
-            client.meta.events.register("before-call.*.*", counter.hook)
-            return client
-
-        botocore.session.Session.create_client = create_client
-
-    def total(self) -> int:
-        return sum(self.by_operation.values())
-
-    def reset(self) -> None:
-        self.by_operation.clear()
 
 
 def _seed(owners: int, today: str, soon: str) -> None:
@@ -101,10 +65,10 @@ def _baseline() -> int:
 
 
 def run() -> str:
-    _environment()
+    test_stage_environment()
     from moto import mock_aws
 
-    calls = Calls()
+    calls = CallCounter()
     calls.install()
     with mock_aws():
         from chalicelib import deps
@@ -122,13 +86,13 @@ def run() -> str:
         started = time.perf_counter()
         summary = deps.fee_reminders().run()
         ours_seconds = time.perf_counter() - started
-        ours_calls, ours_ops = calls.total(), dict(calls.by_operation)
+        ours_calls, ours_ops = calls.total(), dict(calls.calls)
 
         calls.reset()
         started = time.perf_counter()
         published = _baseline()
         base_seconds = time.perf_counter() - started
-        base_calls, base_ops = calls.total(), dict(calls.by_operation)
+        base_calls, base_ops = calls.total(), dict(calls.calls)
 
     ops = ", ".join(f"{name} {count}" for name, count in sorted(ours_ops.items(), key=lambda kv: -kv[1]))
     base = ", ".join(f"{name} {count}" for name, count in sorted(base_ops.items(), key=lambda kv: -kv[1]))

@@ -17,23 +17,8 @@ SCHEDULE = {"property_items": [{"code": "cleaning", "name": "保洁费", "rate_c
 
 
 @pytest.fixture
-def serializable_transactions(monkeypatch):
-    """DynamoDB runs each TransactWriteItems in isolation; moto's in-process backend does not under threads.
-
-    A lock around moto's transaction gives it DynamoDB's isolation, so concurrency tests exercise our conditions
-    (not moto's lack of isolation)."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
-
-    def isolated(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", isolated)
+def serializable_transactions():
+    """Kept for readability at the call sites: the integration conftest isolates every write for all tests."""
 
 
 def drain_jobs() -> int:
@@ -172,13 +157,29 @@ def test_idempotency_key_replays_and_refuses_another_body(world):
 
 
 def test_concurrent_payments_for_one_bill_only_one_wins(world, serializable_transactions):
+    # Chalice's test client shares `current_request` between threads, so the race runs one layer down: the
+    # same idempotent create-payment function the route calls, five callers at once with their own keys.
+    from chalicelib import deps
+    from chalicelib.errors import Conflict
+
     api = world.api
     billed_world(world)
     owner = world.owner()
     bill = api.get("/bills?status=unpaid", token=owner.token).body["items"][0]["bill_id"]
+    caller = deps.session_service().authenticate(owner.token)
+    _, create = deps.idempotent_create_payment()
+
+    def attempt(i: int) -> str:
+        request = {"caller": caller.user_id, "key": f"race-{i}", "body": {"bill_ids": [bill], "method": "sandbox"}}
+        try:
+            create(request=request, principal=caller)
+        except Conflict as refused:
+            return refused.code
+        return "created"
+
     with ThreadPoolExecutor(5) as pool:
-        replies = list(pool.map(lambda i: pay(api, owner, [bill], key=f"c{i}"), range(5)))
-    assert sorted(r.status for r in replies) == [201, 409, 409, 409, 409]
+        outcomes = list(pool.map(attempt, range(5)))
+    assert sorted(outcomes) == ["bill_in_payment"] * 4 + ["created"]
 
 
 def test_duplicate_concurrent_callbacks_pay_once(world, serializable_transactions):

@@ -137,6 +137,11 @@ def render(records: list[RequestRecord], outside: Counter[str], routes: list[tup
            + ", ".join(f"`{row.method} {row.route}` (max {row.max_calls})" for row in owner_over))
         + (f" ({sum(row.requests for row in owner_rows)} owner requests)." if owner_rows
            else " (no owner request observed)."),
+        "- Owner reads (GET) over the budget: "
+        + (", ".join(f"`{row.route}` (max {row.max_calls})" for row in owner_over if row.method == "GET")
+           or "none")
+        + "; the other rows over it are writes, which also record the owner's history and use conditional "
+          "writes or transactions.",
         f"- Scans on request paths: **{scans}**.",
         f"- Calls outside any request (fixtures, provisioning, jobs; not attributed): {sum(outside.values())} "
         f"({', '.join(f'{op} {n}' for op, n in sorted(outside.items())) or 'none'}).",

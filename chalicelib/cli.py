@@ -65,7 +65,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 def system_principal() -> Any:
     from chalicelib.domain.model import Principal
 
-    return Principal("system", "admin", "cli", frozenset(), frozenset(), False)
+    return Principal.system("cli")
 
 
 def cmd_billing_run(args: argparse.Namespace) -> int:

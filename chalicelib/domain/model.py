@@ -126,6 +126,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @classmethod
+    def system(cls, session: str) -> Principal:
+        """The identity of scheduled jobs and the operations CLI: an admin with no session of its own."""
+        return cls("system", "admin", session, frozenset(), frozenset(), False)
+
     def can_access_community(self, community_id: str) -> bool:
         """Admins see every community; staff and technicians only those on their account."""
         return self.is_admin or community_id in self.community_ids

@@ -29,7 +29,7 @@ def monthly_billing(dry_run: bool = False,
     from chalicelib.errors import DomainError
 
     period = previous_period(utcnow())
-    system = Principal("system", "admin", "scheduled-job", frozenset(), frozenset(), False)
+    system = Principal.system("scheduled-job")
     community_ids = deps.communities().all_community_ids()
     started, skipped = 0, {}
     for done, community_id in enumerate(community_ids, start=1):

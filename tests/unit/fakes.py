@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.keyring import JwtSigner, Keyring, new_secret_document
@@ -125,10 +124,6 @@ class FakeCommunities:
                for u in self.units.values()):
             raise Conflict()
         self.units[unit.unit_id] = unit
-
-    def add_owner(self, unit_id: str, user_id: str) -> None:
-        unit = self.units[unit_id]
-        self.units[unit_id] = replace(unit, owner_ids=unit.owner_ids | {user_id})
 
     def get_units(self, unit_ids: set[str]) -> dict[str, Unit]:
         return {u: self.units[u] for u in unit_ids if u in self.units}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import Attribute, NumberAttribute
+from pynamodb.attributes import Attribute
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 
@@ -29,10 +28,6 @@ def table_meta(logical: str) -> type:
     return Meta
 
 
-class EpochSeconds(NumberAttribute):
-    """A TTL-style epoch second stored as a Number (used for expiry checked by the code itself)."""
-
-
 class IntAttribute(Attribute[int]):
     """An integer Number that never round-trips through float."""
 
@@ -43,14 +38,6 @@ class IntAttribute(Attribute[int]):
 
     def deserialize(self, value: str) -> int:
         return int(value)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_conditional_failure(error: Exception) -> bool:
@@ -64,4 +51,4 @@ def is_conditional_failure(error: Exception) -> bool:
     return False
 
 
-__all__ = ["EpochSeconds", "IntAttribute", "Model", "is_conditional_failure", "iso", "now_utc", "table_meta"]
+__all__ = ["IntAttribute", "Model", "is_conditional_failure", "table_meta"]

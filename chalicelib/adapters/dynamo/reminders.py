@@ -10,6 +10,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.adapters.dynamo.base import Model, is_conditional_failure, table_meta
 from chalicelib.adapters.dynamo.billing_models import BillModel
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
+from chalicelib.adapters.dynamo.repositories import notification_prefs
 from chalicelib.domain.reminders import OpenBill, Recipient
 
 
@@ -82,6 +83,6 @@ class DynamoReminderSource:
             return {}
         found = {}
         for m in AccountModel.batch_get(list(user_ids)):
-            prefs = m.notification_prefs.as_dict() if hasattr(m.notification_prefs, "as_dict") else {}
+            prefs = notification_prefs(m)
             found[m.user_id] = Recipient(m.user_id, m.phone, prefs.get("sms_reminders", True) is not False)
         return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,14 +59,19 @@ def _summary(view: UnitView) -> UnitSummary:
                        floor=view.floor, area_m2=str(view.area_m2), layout=view.layout)
 
 
+def notification_prefs(m: AccountModel) -> dict[str, bool]:
+    """The account's SMS preferences as a plain dict (absent keys mean "yes")."""
+    prefs = m.notification_prefs
+    return dict(prefs.as_dict() if hasattr(prefs, "as_dict") else (prefs or {}))
+
+
 def account_from_model(m: AccountModel) -> Account:
     return Account(
         user_id=m.user_id, account=m.account, name=m.name, phone=m.phone, role=m.role,  # type: ignore[arg-type]
         password_hash=m.password_hash, created_at=m.created_at, email=m.email,
         must_change_password=bool(m.must_change_password), community_ids=frozenset(m.community_ids or ()),
         units=[_unit_view(u) for u in (m.units or [])], tags=frozenset(m.tags or ()),
-        notification_prefs=dict(m.notification_prefs.as_dict() if hasattr(m.notification_prefs, "as_dict")
-                                else (m.notification_prefs or {})),
+        notification_prefs=notification_prefs(m),
         failed_logins=m.failed_logins or 0,
         locked_until=int(m.locked_until) if m.locked_until is not None else None,
         totp_secret=m.totp_secret, totp_pending_secret=m.totp_pending_secret, totp_last_step=m.totp_last_step,
@@ -160,8 +165,6 @@ class DynamoAccounts:
 
 class DynamoSessions:
     def create(self, session: Session) -> None:
-        from datetime import datetime
-
         SessionModel(
             session_id=session.session_id, user_id=session.user_id, role=session.role,
             community_ids=set(session.community_ids) or None, unit_ids=set(session.unit_ids) or None,

@@ -35,6 +35,12 @@ def _idempotency_key() -> str:
 
 @route(bp, "/payments", ["POST"], roles=OWNERS)
 def create_payment() -> Any:
+    """Pay bills; `Idempotency-Key` (required, at most 255 characters) makes retries safe.
+
+    The same key and body (bill ids in any order, and method) answer the same payment, no second one: from a
+    24-hour replay cache, and after it from the payment itself, whose id the key determines. The same key with
+    another body is 422 idempotency_key_reused, within the 24 hours or after them: a key is never reused.
+    """
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
@@ -47,8 +53,10 @@ def create_payment() -> Any:
     context = getattr(bp, "_current_app", None) and bp.lambda_context
     if context is not None:
         config.register_lambda_context(context)
+    # The canonical body (bill ids sorted) is what the replay cache hashes: the same bills in another order
+    # are the same request.
     request = {"caller": caller.user_id, "key": key,
-               "body": {"bill_ids": list(data["bill_ids"]), "method": data["method"]}}
+               "body": {"bill_ids": sorted(data["bill_ids"]), "method": data["method"]}}
     try:
         answer = create(request=request, principal=caller)
     except IdempotencyValidationError:

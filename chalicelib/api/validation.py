@@ -58,14 +58,15 @@ class Missing(FieldProblem):
     """The value is absent, or nothing is left of it once normalised."""
 
 
-def _text(value: Any, min_len: int, max_len: int, strip: bool, multiline: bool = False) -> str:
+def _text(value: Any, min_len: int, max_len: int, strip: bool, multiline: bool = False,
+          controls: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldProblem("must be a string")
     if _SURROGATE.search(value):
         raise FieldProblem("must be valid Unicode text (no unpaired surrogates)")
     if strip:
         value = _INVISIBLE.sub("", value)
-    if (_C0_MULTI_LINE if multiline else _C0_SINGLE_LINE).search(value):
+    if not controls and (_C0_MULTI_LINE if multiline else _C0_SINGLE_LINE).search(value):
         raise FieldProblem("must not contain control characters" if multiline
                            else "must be a single line without control characters")
     if strip:
@@ -98,8 +99,14 @@ def ident(*, required: bool = True) -> Field:
 
 
 def secret_text(max_len: int = 1024, *, required: bool = True) -> Field:
-    """Passwords and tokens: kept exactly as typed (no strip, any Unicode), bounded in size."""
-    return Field(lambda v: _text(v, 1, max_len, strip=False, multiline=True), required)
+    """Passwords and tokens: kept exactly as typed (no strip, any Unicode but NUL), bounded in size.
+    Never normalised here: the password policy owns that, and a stored password must keep matching."""
+    def parse(value: Any) -> str:
+        if isinstance(value, str) and "\x00" in value:
+            raise FieldProblem("must not contain NUL characters")
+        return _text(value, 1, max_len, strip=False, controls=True)
+
+    return Field(parse, required)
 
 
 def nullable(field: Field) -> Field:

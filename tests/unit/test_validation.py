@@ -114,3 +114,10 @@ def test_validation_the_cli_billing_run_takes_only_an_ascii_period(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["billing-run", "--community", "c_1", "--period", "２０２６-10"])
     assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_validation_secrets_are_kept_exactly_but_never_hold_nul():
+    spec = {"password": v.secret_text(64)}
+    assert v.validate({"password": " 密码\x01\x85 "}, spec) == {"password": " 密码\x01\x85 "}
+    assert _problems({"password": "a\x00b"}, spec) == {"password": "must not contain NUL characters"}
+    assert "unpaired surrogates" in _problems({"password": "a\ud800"}, spec)["password"]

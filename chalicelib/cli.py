@@ -62,6 +62,15 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period(value: str) -> str:
+    """A billing period as the API takes it (ASCII digits only: "２０２６-10" would bill the month twice)."""
+    from chalicelib.api.validation import PERIOD
+
+    if not PERIOD.fullmatch(value):
+        raise argparse.ArgumentTypeError("must be a billing period YYYY-MM")
+    return value
+
+
 def system_principal() -> Any:
     from chalicelib.domain.model import Principal
 
@@ -181,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     billing = commands.add_parser("billing-run", help="start (or resume) the billing run of a community and period")
     billing.add_argument("--community", required=True, help="community id")
-    billing.add_argument("--period", required=True, help="YYYY-MM")
+    billing.add_argument("--period", required=True, type=_period, help="YYYY-MM")
     billing.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
     billing.add_argument("--timeout", type=int, default=1800, help="seconds to wait with --wait")
     billing.add_argument("--dry-run", action="store_true", help="show what would be billed, change nothing")

@@ -105,7 +105,7 @@ def load_settings() -> Settings:
         # Testing hooks weaken security; API.md §12 says they are refused outside local and test.
         raise SettingsError("CAPTCHA_TEST_ANSWER and SANDBOX_PAYMENT_SECRET are only allowed in local and test")
     codes = tuple(c.strip() for c in _required("SMS_ALLOWED_COUNTRY_CODES").split(",") if c.strip())
-    if not codes or any(not c.startswith("+") or not c[1:].isdigit() for c in codes):
+    if not codes or any(not c.startswith("+") or not (c[1:].isascii() and c[1:].isdigit()) for c in codes):
         raise SettingsError("SMS_ALLOWED_COUNTRY_CODES must be a comma-separated list like +86,+852")
     return Settings(
         stage=stage,

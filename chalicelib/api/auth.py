@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint(__name__)
 
-CODE = re.compile(r"^\d{6}$")
+CODE = re.compile(r"[0-9]{6}")
 
 
 def token_json(signed_in: SignedIn) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def captcha() -> Any:
 @route(bp, "/auth/login", ["POST"], public=True)
 def login() -> Any:
     data = body(bp, {"account": v.text(64), "password": v.secret_text(1024),
-                     "device_token": v.text(256, required=False), "captcha_id": v.text(64, required=False),
+                     "device_token": v.text(256, required=False), "captcha_id": v.ident(required=False),
                      "captcha_answer": v.text(16, required=False)})
     result = deps.auth_service().login(data["account"], data["password"], client_ip(bp),
                                        device_token=data["device_token"], captcha_id=data["captcha_id"],
@@ -62,14 +62,14 @@ def login() -> Any:
 
 @route(bp, "/auth/sms", ["POST"], public=True)
 def send_sms() -> Any:
-    data = body(bp, {"challenge_id": v.text(64)})
+    data = body(bp, {"challenge_id": v.ident()})
     deps.auth_service().send_code(data["challenge_id"], client_ip(bp))
     return accepted({"resend_after": 60, "expires_in": 300})
 
 
 @route(bp, "/auth/verify", ["POST"], public=True)
 def verify() -> Any:
-    data = body(bp, {"challenge_id": v.text(64), "method": v.choice(("sms", "totp")), "code": _code(),
+    data = body(bp, {"challenge_id": v.ident(), "method": v.choice(("sms", "totp")), "code": _code(),
                      "trust_device": v.boolean(default=False)})
     return token_json(deps.auth_service().verify(data["challenge_id"], data["method"], data["code"],
                                                  bool(data["trust_device"])))
@@ -97,7 +97,7 @@ def change_password() -> Any:
 
 @route(bp, "/auth/password/reset", ["POST"], public=True)
 def start_reset() -> Any:
-    data = body(bp, {"account": v.text(64), "captcha_id": v.text(64), "captcha_answer": v.text(16)})
+    data = body(bp, {"account": v.text(64), "captcha_id": v.ident(), "captcha_answer": v.text(16)})
     started = deps.auth_service().start_reset(data["account"], client_ip(bp), data["captcha_id"],
                                               data["captcha_answer"])
     return accepted({"challenge_id": started.challenge_id, "phone_hint": started.phone_hint,
@@ -106,7 +106,7 @@ def start_reset() -> Any:
 
 @route(bp, "/auth/password/reset/confirm", ["POST"], public=True)
 def confirm_reset() -> Any:
-    data = body(bp, {"challenge_id": v.text(64), "code": _code(), "new_password": v.secret_text(1024)})
+    data = body(bp, {"challenge_id": v.ident(), "code": _code(), "new_password": v.secret_text(1024)})
     deps.auth_service().confirm_reset(data["challenge_id"], data["code"], data["new_password"])
     return no_content()
 
@@ -121,7 +121,7 @@ def start_phone_change() -> Any:
 
 @route(bp, "/me/phone/verify", ["POST"], roles=ANY_ROLE)
 def confirm_phone_change() -> Any:
-    data = body(bp, {"challenge_id": v.text(64), "code": _code()})
+    data = body(bp, {"challenge_id": v.ident(), "code": _code()})
     deps.auth_service().confirm_phone_change(principal(), data["challenge_id"], data["code"])
     return no_content()
 

@@ -83,7 +83,7 @@ def put_fee_schedule(community_id: str) -> Any:
 
 @route(bp, "/staff/meter-readings", ["POST"])
 def post_reading() -> Any:
-    data = body(bp, {"unit_id": v.text(64), "kind": v.choice(("water", "electricity")), "period": v.period(),
+    data = body(bp, {"unit_id": v.ident(), "kind": v.choice(("water", "electricity")), "period": v.period(),
                      "reading": v.decimal(2, Decimal(0), Decimal("999999999"))})
     r = deps.billing().record_reading(principal(), data["unit_id"], data["kind"], data["period"], data["reading"])
     return created({"unit_id": r.unit_id, "kind": r.kind, "period": r.period, "reading": r.reading,
@@ -92,7 +92,7 @@ def post_reading() -> Any:
 
 @route(bp, "/staff/billing-runs", ["POST"])
 def post_run() -> Any:
-    data = body(bp, {"community_id": v.text(64), "period": v.period()})
+    data = body(bp, {"community_id": v.ident(), "period": v.period()})
     return accepted(run_json(deps.billing().start_run(principal(), data["community_id"], data["period"])))
 
 
@@ -103,7 +103,7 @@ def get_run(run_id: str) -> Any:
 
 @route(bp, "/staff/bills", ["POST"])
 def post_bill() -> Any:
-    data = body(bp, {"unit_id": v.text(64), "type": v.choice(("parking", "other")), "period": v.period(),
+    data = body(bp, {"unit_id": v.ident(), "type": v.choice(("parking", "other")), "period": v.period(),
                      "items": _items({"code": v.text(32), "name": v.text(50),
                                       "quantity": v.decimal(2, Decimal("0.01"), Decimal(100_000), required=False),
                                       "unit": v.text(10, required=False),
@@ -120,7 +120,7 @@ def post_bill() -> Any:
 def staff_bills() -> Any:
     caller = principal()
     params = page_params(bp.current_request.query_params, {
-        "community_id": v.text(64), "period": v.period(),
+        "community_id": v.ident(), "period": v.period(),
         "status": v.choice(("unpaid", "processing", "paid", "void"), required=False)})
     list_id = f"staff-bills:{params['community_id']}:{params['period']}:{params['status'] or ''}"
     start = decode_cursor(params["cursor"], list_id, caller.user_id)

@@ -13,8 +13,9 @@ if TYPE_CHECKING:  # the domain is imported when a request needs it, not on the 
     from chalicelib.domain.model import Account, Community, Unit, UnitView
 
 
-def body(bp: Blueprint, spec: dict[str, Field]) -> dict[str, Any]:
-    return validate(parse_json_object(bp.current_request.raw_body), spec)
+def body(bp: Blueprint, spec: dict[str, Field], *, patch: bool = False) -> dict[str, Any]:
+    """The validated JSON body; with `patch`, `null` clears a nullable field and is refused for the others."""
+    return validate(parse_json_object(bp.current_request.raw_body), spec, patch=patch)
 
 
 def query(bp: Blueprint, spec: dict[str, Field]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _page(list_id: str, extra: dict[str, Any] | None = None) -> tuple[dict[str, 
 @route(bp, "/messages", ["POST"], roles=OWNERS)
 def create_message() -> Any:
     data = body(bp, {"category": v.choice(messages_domain.CATEGORIES), "subject": v.text(SUBJECT_MAX),
-                     "body": v.text(BODY_MAX), "unit_id": v.text(64, required=False)})
+                     "body": v.text(BODY_MAX, multiline=True), "unit_id": v.ident(required=False)})
     return created(message_json(deps.messages().create(principal(), NewMessage(**data))))
 
 
@@ -65,7 +65,7 @@ def get_message(message_id: str) -> Any:
 
 @route(bp, "/messages/{message_id}/replies", ["POST"], roles=OWNERS)
 def owner_reply(message_id: str) -> Any:
-    data = body(bp, {"body": v.text(REPLY_MAX)})
+    data = body(bp, {"body": v.text(REPLY_MAX, multiline=True)})
     return created(message_json(deps.messages().owner_reply(principal(), message_id, data["body"])))
 
 
@@ -75,7 +75,7 @@ def owner_reply(message_id: str) -> Any:
 @route(bp, "/staff/messages")
 def staff_messages() -> Any:
     filters = {"status": v.choice(messages_domain.STATUSES, required=False, default="open"),
-               "community_id": v.text(64, required=False)}
+               "community_id": v.ident(required=False)}
     params = page_params(bp.current_request.query_params, filters)
     caller = principal()
     list_id = f"staff-messages:{params['community_id'] or '*'}:{params['status']}"
@@ -86,7 +86,7 @@ def staff_messages() -> Any:
 
 @route(bp, "/staff/messages/{message_id}/replies", ["POST"])
 def staff_reply(message_id: str) -> Any:
-    data = body(bp, {"body": v.text(REPLY_MAX)})
+    data = body(bp, {"body": v.text(REPLY_MAX, multiline=True)})
     return created(message_json(deps.messages().staff_reply(principal(), message_id, data["body"])))
 
 
@@ -109,7 +109,7 @@ def post_json(post: Post, caller_id: str) -> dict[str, Any]:
 @route(bp, "/board/posts", roles=OWNERS_AND_STAFF)
 def list_posts() -> Any:
     filters = {"category": v.choice(board_domain.CATEGORIES, required=False),
-               "community_id": v.text(64, required=False)}
+               "community_id": v.ident(required=False)}
     params = page_params(bp.current_request.query_params, filters)
     caller = principal()
     list_id = f"board:{params['community_id'] or '*'}:{params['category'] or '*'}"
@@ -121,7 +121,8 @@ def list_posts() -> Any:
 @route(bp, "/board/posts", ["POST"], roles=OWNERS)
 def create_post() -> Any:
     data = body(bp, {"category": v.choice(board_domain.CATEGORIES), "title": v.text(TITLE_MAX),
-                     "body": v.text(POST_BODY_MAX), "price_cents": v.integer(0, PRICE_MAX, required=False)})
+                     "body": v.text(POST_BODY_MAX, multiline=True),
+                     "price_cents": v.integer(0, PRICE_MAX, required=False)})
     caller = principal()
     return created(post_json(deps.board().post(caller, NewPost(**data)), caller.user_id))
 

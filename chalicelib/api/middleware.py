@@ -1,4 +1,4 @@
-"""The HTTP middleware every request passes: request id, body limit, fail-closed authentication, error format.
+"""The HTTP middleware every request passes: request id, body limits, fail-closed authentication, error format.
 
 Authentication lives here and not in the views so that a route nobody remembered to protect is protected
 anyway: only routes declared `public=True` through `routing.route` skip the token check.
@@ -17,6 +17,7 @@ from chalice.app import Request
 
 from chalicelib.api import routing
 from chalicelib.api.http import JSON, error_body, error_response, internal_error, json_response
+from chalicelib.api.validation import check_json_depth
 from chalicelib.errors import DomainError, Forbidden, PasswordChangeRequired, PayloadTooLarge, Unauthenticated
 from chalicelib.observability import flush_metrics, logger
 
@@ -119,6 +120,8 @@ def register(app: Chalice) -> None:
             raw = event.raw_body or b""
             if len(raw) > MAX_BODY_BYTES:
                 raise PayloadTooLarge()
+            # Before any parser sees it (views, provider callbacks): deep nesting exhausts the stack.
+            check_json_depth(raw)
             principal = _authorise(event, path, event.method)
             if principal is not None:
                 routing.set_principal(principal)

@@ -76,7 +76,7 @@ def signup_json(signup: Signup) -> dict[str, Any]:
 
 @route(bp, "/staff/notices", ["POST"])
 def publish_notice() -> Any:
-    data = body(bp, {"community_id": v.text(64), "title": v.text(100), "body": v.text(5000),
+    data = body(bp, {"community_id": v.ident(), "title": v.text(100), "body": v.text(5000, multiline=True),
                      "category": v.choice(CATEGORIES), "urgency": v.choice(URGENCIES, required=False, default="normal"),
                      "audience": _audience_field(), "send_sms": v.boolean(default=False),
                      "publish_at": v.timestamp(required=False), "expires_at": v.timestamp(required=False)})
@@ -122,7 +122,7 @@ def read_notice(notice_id: str) -> Any:
 
 @route(bp, "/staff/events", ["POST"])
 def create_event() -> Any:
-    data = body(bp, {"community_id": v.text(64), "title": v.text(100), "description": v.text(5000),
+    data = body(bp, {"community_id": v.ident(), "title": v.text(100), "description": v.text(5000, multiline=True),
                      "location": v.text(200), "starts_at": v.timestamp(), "ends_at": v.timestamp(),
                      "capacity": v.integer(1, 10000), "audience": _audience_field()})
     cmd = NewEvent(data["community_id"], data["title"], data["description"], data["location"], data["starts_at"],

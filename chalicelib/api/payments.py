@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import deps
 from chalicelib.api import validation as v
-from chalicelib.api.common import body, query
+from chalicelib.api.common import body
 from chalicelib.api.http import created
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
 from chalicelib.api.payments_core import payment_json
@@ -19,6 +20,7 @@ from chalicelib.observability import count, logger
 
 bp = Blueprint(__name__)
 MAX_KEY = 255
+RECEIPT_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")  # receipt numbers and verification codes are ASCII
 
 
 def _idempotency_key() -> str:
@@ -33,6 +35,12 @@ def _idempotency_key() -> str:
 
 @route(bp, "/payments", ["POST"], roles=OWNERS)
 def create_payment() -> Any:
+    """Pay bills; `Idempotency-Key` (required, at most 255 characters) makes retries safe.
+
+    The same key and body (bill ids in any order, and method) answer the same payment, no second one: from a
+    24-hour replay cache, and after it from the payment itself, whose id the key determines. The same key with
+    another body is 422 idempotency_key_reused, within the 24 hours or after them: a key is never reused.
+    """
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
@@ -45,8 +53,10 @@ def create_payment() -> Any:
     context = getattr(bp, "_current_app", None) and bp.lambda_context
     if context is not None:
         config.register_lambda_context(context)
+    # The canonical body (bill ids sorted) is what the replay cache hashes: the same bills in another order
+    # are the same request.
     request = {"caller": caller.user_id, "key": key,
-               "body": {"bill_ids": list(data["bill_ids"]), "method": data["method"]}}
+               "body": {"bill_ids": sorted(data["bill_ids"]), "method": data["method"]}}
     try:
         answer = create(request=request, principal=caller)
     except IdempotencyValidationError:
@@ -99,9 +109,17 @@ def provider_callback(provider: str) -> Any:
 
 @route(bp, "/receipts/{receipt_no}/verify", public=True)
 def verify_receipt(receipt_no: str) -> Any:
-    params = query(bp, {"code": v.text(64, required=False)})
-    if not params["code"]:
+    """Check a receipt's verification code (what its QR code opens).
+
+    200 for a genuine receipt and code; anything else (no code, an empty or malformed one, a wrong one, an
+    unknown receipt) is 404 not_found. Query parameters other than `code` are ignored.
+    """
+    # API.md: anything but a genuine receipt and code is 404 — a missing, empty or malformed code included
+    # (never 400: the check must not tell a wrong code from a malformed one). Other parameters are ignored,
+    # as links from a QR code may gain some on the way.
+    code = (bp.current_request.query_params or {}).get("code", "")
+    if not (RECEIPT_TOKEN.fullmatch(code) and RECEIPT_TOKEN.fullmatch(receipt_no)):
         raise NotFound()
-    receipt = deps.receipts().verify(receipt_no, params["code"])
+    receipt = deps.receipts().verify(receipt_no, code)
     return {"valid": True, "receipt_no": receipt.receipt_no, "amount_cents": receipt.amount_cents,
             "paid_at": receipt.paid_at, "community_name": receipt.community_name}

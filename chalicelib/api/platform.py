@@ -51,7 +51,7 @@ def create_building(community_id: str) -> Any:
 @route(bp, "/staff/units", ["POST"])
 def create_unit() -> Any:
     data = body(bp, {
-        "community_id": v.text(64), "building_id": v.text(64), "unit_no": v.text(20),
+        "community_id": v.ident(), "building_id": v.ident(), "unit_no": v.text(20),
         "floor": v.integer(-10, 200), "area_m2": v.decimal(2, Decimal("0.01"), Decimal("100000")),
         "layout": v.text(50),
     })
@@ -65,7 +65,7 @@ def create_unit() -> Any:
 def list_units() -> Any:
     caller = principal()
     params = page_params(bp.current_request.query_params,
-                         {"community_id": v.text(64), "building_id": v.text(64, required=False)})
+                         {"community_id": v.ident(), "building_id": v.ident(required=False)})
     list_id = f"units:{params['community_id']}:{params['building_id'] or ''}"
     start = decode_cursor(params["cursor"], list_id, caller.user_id)
     page = deps.directory().list_units(caller, params["community_id"], params["building_id"], params["limit"], start)

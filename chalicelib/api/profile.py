@@ -52,8 +52,16 @@ def _prefs() -> Field:
 
 @route(bp, "/me", ["PATCH"])
 def update_me() -> Any:
-    data = body(bp, {"email": v.email(), "tags": _tags(), "notification_prefs": _prefs()})
-    account = deps.profile_service().update(principal(), ProfileChanges(**data))
+    """Change the caller's email, tags or notification preferences.
+
+    Absent fields are left as they are. `"email": null` removes the email; tags are cleared with `[]`;
+    `null` for `tags` or `notification_prefs` is refused (400 validation_error naming the field).
+    """
+    data = body(bp, {"email": v.nullable(v.email()), "tags": _tags(), "notification_prefs": _prefs()}, patch=True)
+    clear_email = data["email"] is v.CLEAR
+    changes = ProfileChanges(None if clear_email else data["email"], data["tags"], data["notification_prefs"],
+                             clear_email=clear_email)
+    account = deps.profile_service().update(principal(), changes)
     return profile_json(account, own=True)
 
 
@@ -90,7 +98,7 @@ def list_household() -> Any:
 
 @route(bp, "/me/household", ["POST"], roles=OWNERS)
 def add_member() -> Any:
-    data = body(bp, {"unit_id": v.text(64), "name": v.text(30), "relation": v.text(20),
+    data = body(bp, {"unit_id": v.ident(), "name": v.text(30), "relation": v.text(20),
                      "phone": v.phone(required=False), "access": v.boolean(required=True),
                      "access_until": v.date_field(required=False)})
     member = deps.household().add(principal(), NewMember(**data))

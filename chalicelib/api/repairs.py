@@ -66,8 +66,8 @@ def _detail(repair_id: str) -> dict[str, Any]:
 
 @route(bp, "/repairs", ["POST"], roles=OWNERS)
 def create_repair() -> Any:
-    data = body(bp, {"unit_id": v.text(64), "kind": v.choice(KINDS), "category": v.text(50),
-                     "location": v.text(200), "description": v.text(2000),
+    data = body(bp, {"unit_id": v.ident(), "kind": v.choice(KINDS), "category": v.text(50),
+                     "location": v.text(200), "description": v.text(2000, multiline=True),
                      "preferred_time": v.text(100, required=False)})
     repair = deps.repair_service().submit(principal(), NewRepair(**data))
     return created(details_json(RepairDetails(repair)))
@@ -100,14 +100,14 @@ def get_repair(repair_id: str) -> Any:
 
 @route(bp, "/repairs/{repair_id}/cancel", ["POST"], roles=OWNERS)
 def cancel_repair(repair_id: str) -> Any:
-    data = body(bp, {"reason": v.text(500, required=False)})
+    data = body(bp, {"reason": v.text(500, required=False, multiline=True)})
     deps.repair_service().cancel(principal(), repair_id, data["reason"])
     return _detail(repair_id)
 
 
 @route(bp, "/repairs/{repair_id}/rating", ["POST"], roles=OWNERS)
 def rate_repair(repair_id: str) -> Any:
-    data = body(bp, {"stars": v.integer(1, 5), "comment": v.text(500, required=False)})
+    data = body(bp, {"stars": v.integer(1, 5), "comment": v.text(500, required=False, multiline=True)})
     deps.repair_service().rate(principal(), repair_id, data["stars"], data["comment"])
     return _detail(repair_id)
 
@@ -119,7 +119,7 @@ def rate_repair(repair_id: str) -> Any:
 def staff_list_repairs() -> Any:
     caller = principal()
     params = page_params(bp.current_request.query_params, {"status": v.choice(STATUSES, required=False),
-                                                           "community_id": v.text(64, required=False)})
+                                                           "community_id": v.ident(required=False)})
     community_id = params["community_id"]
     if community_id is None:
         if len(caller.community_ids) != 1:
@@ -145,20 +145,20 @@ def list_assigned() -> Any:
 
 @route(bp, "/staff/repairs/{repair_id}/assign", ["POST"])
 def assign_repair(repair_id: str) -> Any:
-    data = body(bp, {"technician_id": v.text(64), "eta": v.timestamp()})
+    data = body(bp, {"technician_id": v.ident(), "eta": v.timestamp()})
     deps.repair_service().assign(principal(), repair_id, data["technician_id"], data["eta"])
     return _detail(repair_id)
 
 
 @route(bp, "/staff/repairs/{repair_id}/reject", ["POST"])
 def reject_repair(repair_id: str) -> Any:
-    data = body(bp, {"note": v.text(500)})
+    data = body(bp, {"note": v.text(500, multiline=True)})
     deps.repair_service().reject(principal(), repair_id, data["note"])
     return _detail(repair_id)
 
 
 @route(bp, "/staff/repairs/{repair_id}/status", ["POST"], roles=STAFF_AND_TECHNICIANS)
 def set_repair_status(repair_id: str) -> Any:
-    data = body(bp, {"status": v.choice(WORK_STATUSES), "note": v.text(500, required=False)})
+    data = body(bp, {"status": v.choice(WORK_STATUSES), "note": v.text(500, required=False, multiline=True)})
     deps.repair_service().set_status(principal(), repair_id, data["status"], data["note"])
     return _detail(repair_id)

@@ -1,6 +1,10 @@
 """Edge validation: JSON bodies and query strings become typed values, or a 400 listing every bad field.
 
 Unknown fields are refused (never silently ignored), so a client can't smuggle `role` into a profile update.
+Numbers, dates, periods, phones and codes accept ASCII digits only: Python's `\\d`, `str.isdigit()`, `int()` and
+`Decimal()` also accept full-width and other Unicode digits, which would let `２０２６-10` bill a period twice.
+Text is normalised before it is checked (DEL and C1 controls removed, then trimmed), so a value made only of
+invisible characters is reported missing; other C0 controls are refused (multi-line text keeps tab, CR and LF).
 """
 
 from __future__ import annotations
@@ -14,9 +18,22 @@ from typing import Any
 
 from chalicelib.errors import ValidationFailed
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+CN_MOBILE = re.compile(r"\+861[0-9]{10}")
+PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?")
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
+DECIMAL_TEXT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+# Opaque ids are ours (`u_0193f...`, url-safe tokens): ASCII letters, digits, `_` and `-`.
+IDENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_JSON_DEPTH = 32
 MISSING = object()
+# Invisible characters that carry no meaning in our text: removed before any check (DEL and C1 controls).
+_INVISIBLE = re.compile("[\x7f-\x9f]")
+_C0_SINGLE_LINE = re.compile("[\x00-\x1f]")
+_C0_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FieldProblem(Exception):
@@ -26,34 +43,49 @@ class FieldProblem(Exception):
 class Field:
     """How one input field is parsed. A plain class: every Lambda imports this module at cold start."""
 
-    __slots__ = ("default", "from_query", "parse", "required")
+    __slots__ = ("default", "from_query", "nullable", "parse", "required")
 
     def __init__(self, parse: Callable[[Any], Any], required: bool = True, default: Any = None,
-                 from_query: Callable[[str], Any] | None = None):
+                 from_query: Callable[[str], Any] | None = None, nullable: bool = False):
         self.parse = parse
         self.required = required
         self.default = default
         self.from_query = from_query  # how a query-string value becomes JSON-like input
+        self.nullable = nullable  # in a PATCH, `null` clears the field (else `null` is refused there)
 
 
-def _text(value: Any, min_len: int, max_len: int, strip: bool) -> str:
+class Missing(FieldProblem):
+    """The value is absent, or nothing is left of it once normalised."""
+
+
+def _text(value: Any, min_len: int, max_len: int, strip: bool, multiline: bool = False,
+          controls: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldProblem("must be a string")
+    if _SURROGATE.search(value):
+        raise FieldProblem("must be valid Unicode text (no unpaired surrogates)")
+    if strip:
+        value = _INVISIBLE.sub("", value)
+    if not controls and (_C0_MULTI_LINE if multiline else _C0_SINGLE_LINE).search(value):
+        raise FieldProblem("must not contain control characters" if multiline
+                           else "must be a single line without control characters")
     if strip:
         value = value.strip()
-    if "\x00" in value:
-        raise FieldProblem("must not contain NUL characters")
+    if not value and min_len >= 1:
+        raise Missing("is required")
     if len(value) < min_len:
-        raise FieldProblem("must not be empty" if min_len == 1 else f"must be at least {min_len} characters")
+        raise FieldProblem(f"must be at least {min_len} characters")
     if len(value) > max_len:
         raise FieldProblem(f"must be at most {max_len} characters")
     return value
 
 
 def text(max_len: int = 200, min_len: int = 1, *, required: bool = True, strip: bool = True,
-         pattern: re.Pattern[str] | None = None, pattern_hint: str = "has an invalid format") -> Field:
+         multiline: bool = False, pattern: re.Pattern[str] | None = None,
+         pattern_hint: str = "has an invalid format") -> Field:
+    """Single-line text (names, titles) unless `multiline` (bodies, descriptions: tab, CR and LF allowed)."""
     def parse(value: Any) -> str:
-        result = _text(value, min_len, max_len, strip)
+        result = _text(value, min_len, max_len, strip, multiline)
         if pattern is not None and not pattern.fullmatch(result):
             raise FieldProblem(pattern_hint)
         return result
@@ -61,9 +93,26 @@ def text(max_len: int = 200, min_len: int = 1, *, required: bool = True, strip: 
     return Field(parse, required)
 
 
+def ident(*, required: bool = True) -> Field:
+    """An opaque id (ours are ASCII): anything else can never name a resource."""
+    return text(64, required=required, pattern=IDENT, pattern_hint="must be an id")
+
+
 def secret_text(max_len: int = 1024, *, required: bool = True) -> Field:
-    """Passwords and codes: kept exactly as typed (no strip), bounded in size."""
-    return Field(lambda v: _text(v, 1, max_len, strip=False), required)
+    """Passwords and tokens: kept exactly as typed (no strip, any Unicode but NUL), bounded in size.
+    Never normalised here: the password policy owns that, and a stored password must keep matching."""
+    def parse(value: Any) -> str:
+        if isinstance(value, str) and "\x00" in value:
+            raise FieldProblem("must not contain NUL characters")
+        return _text(value, 1, max_len, strip=False, controls=True)
+
+    return Field(parse, required)
+
+
+def nullable(field: Field) -> Field:
+    """Mark a field a PATCH may clear with `null`."""
+    field.nullable = True
+    return field
 
 
 def choice(options: Iterable[str], *, required: bool = True, default: str | None = None) -> Field:
@@ -92,10 +141,8 @@ def integer(minimum: int | None = None, maximum: int | None = None, *, required:
 
 
 def _query_int(value: str) -> Any:
-    try:
-        return int(value)
-    except ValueError:
-        return value
+    # Only ASCII digits: int() would also take "１２", "1_000" and " 12 ".
+    return int(value) if INTEGER_TEXT.fullmatch(value) else value
 
 
 def boolean(*, required: bool = False, default: bool | None = None) -> Field:
@@ -111,6 +158,8 @@ def decimal(places: int, minimum: Decimal, maximum: Decimal, *, required: bool =
     def parse(value: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise FieldProblem("must be a number")
+        if isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value):
+            raise FieldProblem("must be a number written with ASCII digits, such as 89.56")
         try:
             number = Decimal(str(value))
         except InvalidOperation:
@@ -130,7 +179,7 @@ def phone(*, required: bool = True) -> Field:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not E164.fullmatch(value):
             raise FieldProblem("must be an E.164 phone number such as +8613800138000")
-        if value.startswith("+86") and not re.fullmatch(r"\+861\d{10}", value):
+        if value.startswith("+86") and not CN_MOBILE.fullmatch(value):
             raise FieldProblem("must be a valid mainland China mobile number")
         return value
 
@@ -148,7 +197,7 @@ def id_list(min_items: int = 1, max_items: int = 50, *, required: bool = True) -
             raise FieldProblem("must be a list")
         if not min_items <= len(value) <= max_items:
             raise FieldProblem(f"must have {min_items} to {max_items} items")
-        if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+        if not all(isinstance(v, str) and IDENT.fullmatch(v) for v in value):
             raise FieldProblem("must be a list of ids")
         if len(set(value)) != len(value):
             raise FieldProblem("must not repeat an id")
@@ -159,7 +208,7 @@ def id_list(min_items: int = 1, max_items: int = 50, *, required: bool = True) -
 
 def date_field(*, required: bool = True) -> Field:
     def parse(value: Any) -> date:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if not isinstance(value, str) or not DATE.fullmatch(value):
             raise FieldProblem("must be a date YYYY-MM-DD")
         try:
             return date.fromisoformat(value)
@@ -171,7 +220,7 @@ def date_field(*, required: bool = True) -> Field:
 
 def timestamp(*, required: bool = True) -> Field:
     def parse(value: Any) -> datetime:
-        if not isinstance(value, str) or "T" not in value:
+        if not isinstance(value, str) or not RFC3339.fullmatch(value):
             raise FieldProblem("must be an RFC 3339 time such as 2026-11-25T06:00:00Z")
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -188,15 +237,25 @@ def period(*, required: bool = True) -> Field:
     return text(7, required=required, pattern=PERIOD, pattern_hint="must be a billing period YYYY-MM")
 
 
-def validate(data: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
-    """Check `data` against `spec`: every problem is reported at once, unknown keys included."""
+def validate(data: dict[str, Any], spec: dict[str, Field], *, patch: bool = False) -> dict[str, Any]:
+    """Check `data` against `spec`: every problem is reported at once, unknown keys included.
+
+    `null` counts as absent, except in a `patch`: there it clears a `nullable` field (its value is `CLEAR`)
+    and is refused for any other field, so a client never believes a null was applied when it was ignored.
+    """
     problems: dict[str, str] = {}
     result: dict[str, Any] = {}
     for key in data:
         if key not in spec:
-            problems[key] = "is not a known field"
+            problems[_printable(key)] = "is not a known field"
     for name, field in spec.items():
         value = data.get(name, MISSING)
+        if patch and value is None:
+            if field.nullable:
+                result[name] = CLEAR
+            else:
+                problems[name] = "must not be null"
+            continue
         if value is MISSING or value is None:
             if field.required:
                 problems[name] = "is required"
@@ -204,6 +263,9 @@ def validate(data: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
             continue
         try:
             result[name] = field.parse(value)
+        except Missing:
+            # Sent but empty once normalised: required fields report it like an absent value.
+            problems[name] = "is required" if field.required else "must not be empty"
         except FieldProblem as problem:
             problems[name] = str(problem)
     if problems:
@@ -211,16 +273,83 @@ def validate(data: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
     return result
 
 
+class _Clear:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR: Any = _Clear()  # what `validate(..., patch=True)` returns for a nullable field sent as `null`
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays/objects deeper than `limit`, found without parsing it (a parser
+    recurses per level: `[[[[...]]]]` 10,000 deep fits in 64 KiB and exhausts Python's stack)."""
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET):
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def check_json_depth(raw: bytes) -> None:
+    """Refuse a JSON body nested deeper than MAX_JSON_DEPTH (the middleware calls this for every body)."""
+    if raw.lstrip()[:1] in (b"{", b"[") and too_deep(raw):
+        raise ValidationFailed("The body is nested too deeply.", details={"max_depth": MAX_JSON_DEPTH})
+
+
+def _printable(name: str) -> str:
+    # A name we echo back must encode: an unpaired surrogate is shown as its escape.
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _first_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string (key or value) holding an unpaired surrogate, if any."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{_printable(key)}" if path else _printable(key)
+            if _SURROGATE.search(key):
+                return where
+            found = _first_surrogate(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_surrogate(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def parse_json_object(raw: bytes | None) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body counts as `{}`."""
+    """The request body as a JSON object; an empty body counts as `{}`.
+
+    JSON may carry `\\ud800` escapes that decode to unpaired surrogates: valid for the parser, but no such
+    text can be stored or encoded later, so it is refused here, naming the field.
+    """
     if not raw:
         return {}
+    check_json_depth(raw)
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.")
+    bad = _first_surrogate(body, "")
+    if bad is not None:
+        raise ValidationFailed("Some fields are not valid.",
+                               details={"fields": {bad: "must be valid Unicode text (no unpaired surrogates)"}})
     return body
 
 

@@ -190,7 +190,7 @@ class RunProgress:
     period: str
     status: str  # running | done | failed
     created_at: str
-    bills_created: int = 0
+    bills_created: int = 0  # the run's bills that exist (not what the last try wrote): summed over its chunks
     units_done: int = 0
     units_total: int | None = None
     error: str | None = None

@@ -83,8 +83,10 @@ class Runs(Protocol):
 
     def take_lease(self, run_id: str, attempt: int, cursor: str, now: int, until: int) -> bool: ...
 
-    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, created: int, units: int,
-                finished_at: str | None) -> None: ...
+    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, chunk_bills: int,
+                units: int, finished_at: str | None) -> None:
+        """Move past the chunk starting at `cursor`; `chunk_bills` (the bills that now exist for its units)
+        replaces any count an earlier try of the same chunk recorded. Reported `bills_created` is the sum."""
 
     def fail(self, run_id: str, attempt: int, message: str, at: str) -> None: ...
 
@@ -219,16 +221,17 @@ class BillingService:
             existing = self._bills.existing_ids(run.community_id, run.period)
             readings = self._readings.for_period(run.community_id, run.period)
             created_at = iso(now)
-            new_bills = [bill for unit in units
-                         for bill in bills_for_unit(unit, schedule, run.period, readings.get(unit.unit_id, {}), due,
-                                                    created_at)
-                         if bill.bill_id not in existing]
-            self._bills.write_batch(new_bills)
+            owed = [bill for unit in units
+                    for bill in bills_for_unit(unit, schedule, run.period, readings.get(unit.unit_id, {}), due,
+                                               created_at)]
+            self._bills.write_batch([bill for bill in owed if bill.bill_id not in existing])
         except Exception:
             self._runs.fail(run_id, attempt, "The billing run failed; start it again to resume.", iso(self._clock()))
             raise
         next_cursor = self._encode(last)
-        self._runs.advance(run_id, attempt, cursor, next_cursor, len(new_bills), len(units),
+        # Every bill owed to the chunk's units exists now (written before, by an earlier try, or just now):
+        # counting them, not this try's writes, keeps the count true when a chunk is redone.
+        self._runs.advance(run_id, attempt, cursor, next_cursor, len(owed), len(units),
                            None if next_cursor else iso(self._clock()))
         if next_cursor:
             self._enqueue({"run_id": run_id, "attempt": attempt, "cursor": next_cursor})

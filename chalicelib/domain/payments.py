@@ -15,7 +15,7 @@ from chalicelib.domain.billing import Bill
 from chalicelib.domain.ids import iso, utcnow
 from chalicelib.domain.model import AuditEvent, Principal
 from chalicelib.domain.ports import Page
-from chalicelib.errors import Conflict, DomainError, NotFound
+from chalicelib.errors import Conflict, DomainError, NotFound, PreconditionFailed
 
 PAYMENT_TTL_SECONDS = 15 * 60
 METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
@@ -75,6 +75,11 @@ class MethodUnavailable(DomainError):
 class CallbackRejected(DomainError):
     code = "callback_rejected"
     message = "The notice does not match the payment."
+
+
+class IdempotencyKeyReused(PreconditionFailed):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used with another request."
 
 
 class BillsUnavailable(Exception):
@@ -164,6 +169,11 @@ class PaymentService:
         if existing is not None:
             if existing.user_id != caller.user_id:
                 raise NotFound()
+            # The payment id comes from (caller, Idempotency-Key), and the payment outlives the 24 h replay
+            # cache: only the very same request may find it — another one with this key is refused, never
+            # answered with this payment.
+            if sorted(existing.bill_ids) != sorted(bill_ids) or existing.method != method:
+                raise IdempotencyKeyReused()
             return existing  # a retry of a request whose first attempt stored the payment
         bills = self._owned_bills(caller, bill_ids)
         released = False

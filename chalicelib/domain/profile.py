@@ -17,14 +17,17 @@ NOTIFICATION_PREFS: tuple[str, ...] = ("sms_repairs", "sms_notices", "sms_remind
 
 @dataclass(frozen=True)
 class ProfileChanges:
-    """What `PATCH /me` may change; None = leave as is. Nothing else of an account is reachable from here."""
+    """What `PATCH /me` may change; None = leave as is (`clear_email` removes the email).
+    Nothing else of an account is reachable from here."""
 
     email: str | None = None
     tags: frozenset[str] | None = None
     notification_prefs: dict[str, bool] | None = None
+    clear_email: bool = False
 
     def fields(self) -> list[str]:
-        return [name for name in ("email", "tags", "notification_prefs") if getattr(self, name) is not None]
+        changed = [name for name in ("email", "tags", "notification_prefs") if getattr(self, name) is not None]
+        return ["email", *changed] if self.clear_email and "email" not in changed else changed
 
 
 class ProfileStore(Protocol):

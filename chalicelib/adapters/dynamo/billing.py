@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -185,8 +186,19 @@ class DynamoBills:
 # -- billing runs ---------------------------------------------------------------------------------
 
 
+def _bills_created(m: BillingRunModel) -> int:
+    if m.chunk_bills is None:
+        return m.bills_created or 0
+    return sum(int(n) for n in m.chunk_bills.as_dict().values())
+
+
+def chunk_key(cursor: str) -> str:
+    """The name of a chunk in `chunk_bills`: short and stable for the chunk's starting position."""
+    return "c" + hashlib.sha256(cursor.encode()).hexdigest()[:16]
+
+
 def _run(m: BillingRunModel) -> RunProgress:
-    return RunProgress(m.run_id, m.community_id, m.period, m.status, m.created_at, m.bills_created or 0,
+    return RunProgress(m.run_id, m.community_id, m.period, m.status, m.created_at, _bills_created(m),
                        m.units_done or 0, m.units_total, m.error, m.finished_at,
                        {"cursor": m.cursor or "", "attempt": str(m.attempt or 0),
                         "lease_until": str(int(m.lease_until or 0))})
@@ -214,7 +226,8 @@ class DynamoBillingRuns:
         try:
             BillingRunModel(run_id).update(
                 actions=[BillingRunModel.status.set("running"), BillingRunModel.cursor.remove(),
-                         BillingRunModel.units_done.set(0), BillingRunModel.attempt.add(1),
+                         BillingRunModel.units_done.set(0), BillingRunModel.chunk_bills.set({}),
+                         BillingRunModel.attempt.add(1),
                          BillingRunModel.error.remove(), BillingRunModel.finished_at.remove(),
                          BillingRunModel.lease_until.remove()],
                 condition=BillingRunModel.status != "running")
@@ -235,7 +248,9 @@ class DynamoBillingRuns:
         position = (BillingRunModel.cursor == cursor) if cursor else BillingRunModel.cursor.does_not_exist()
         free = BillingRunModel.lease_until.does_not_exist() | (BillingRunModel.lease_until < now)
         try:
-            BillingRunModel(run_id).update(actions=[BillingRunModel.lease_until.set(until)],
+            # chunk_bills is created here when absent (runs written before it existed), for advance() to set into
+            BillingRunModel(run_id).update(actions=[BillingRunModel.lease_until.set(until),
+                                                    BillingRunModel.chunk_bills.set(BillingRunModel.chunk_bills | {})],
                                            condition=(BillingRunModel.status == "running")
                                            & (BillingRunModel.attempt == attempt) & position & free)
         except UpdateError as error:
@@ -244,10 +259,11 @@ class DynamoBillingRuns:
             raise
         return True
 
-    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, created: int, units: int,
-                finished_at: str | None) -> None:
-        actions = [BillingRunModel.bills_created.add(created), BillingRunModel.units_done.add(units),
-                   BillingRunModel.lease_until.remove()]
+    def advance(self, run_id: str, attempt: int, cursor: str, next_cursor: str | None, chunk_bills: int,
+                units: int, finished_at: str | None) -> None:
+        # The chunk's count is set, never added: a chunk done again after a lost progress write counts once.
+        actions = [BillingRunModel.chunk_bills[chunk_key(cursor)].set(chunk_bills),
+                   BillingRunModel.units_done.add(units), BillingRunModel.lease_until.remove()]
         if next_cursor is None:
             actions += [BillingRunModel.status.set("done"), BillingRunModel.finished_at.set(finished_at),
                         BillingRunModel.cursor.set("end"), BillingRunModel.units_total.set(0)]

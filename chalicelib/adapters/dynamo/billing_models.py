@@ -146,7 +146,10 @@ class BillingRunModel(Model):
     period = UnicodeAttribute()
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
-    bills_created = IntAttribute(default=0)
+    bills_created = IntAttribute(default=0)  # runs before chunk_bills: read only when chunk_bills is absent
+    # chunk key → the bills that exist for that chunk's units; a retried chunk overwrites its own entry, so
+    # the run's count is the sum, however often a chunk ran (reset when the run starts again)
+    chunk_bills = MapAttribute(null=True)
     units_done = IntAttribute(default=0)
     units_total = IntAttribute(null=True)
     cursor = UnicodeAttribute(null=True)  # JSON position in the community's units; "" once finished

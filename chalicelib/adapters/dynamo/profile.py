@@ -24,6 +24,8 @@ class DynamoProfiles:
         actions: list[Any] = []
         if changes.email is not None:
             actions.append(AccountModel.email.set(changes.email))
+        elif changes.clear_email:
+            actions.append(AccountModel.email.remove())
         if changes.tags is not None:
             # DynamoDB has no empty sets: "no tags" is the absence of the attribute.
             actions.append(AccountModel.tags.set(set(changes.tags)) if changes.tags else AccountModel.tags.remove())

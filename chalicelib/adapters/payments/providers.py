@@ -180,7 +180,7 @@ class WechatPayProvider:
     def parse(self, headers: dict[str, str], raw: bytes, now: float | None = None) -> Notice:
         timestamp, nonce = _header(headers, "Wechatpay-Timestamp"), _header(headers, "Wechatpay-Nonce")
         signature, serial = _header(headers, "Wechatpay-Signature"), _header(headers, "Wechatpay-Serial")
-        if not (timestamp.isdigit() and nonce and signature and serial):
+        if not (timestamp.isascii() and timestamp.isdigit() and nonce and signature and serial):
             raise InvalidSignature()
         if abs((now if now is not None else time.time()) - int(timestamp)) > self.MAX_SKEW_SECONDS:
             raise InvalidSignature("The notice is too old.")

@@ -64,7 +64,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT") or 8000))
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AWS_EMULATOR_PORT") or 4566))
     parser.add_argument("--no-demo", action="store_true", help="seed only the admin account")
-    parser.add_argument("--fresh", action="store_true", default=bool(os.environ.get("FRESH")),
+    parser.add_argument("--fresh", action="store_true", default=os.environ.get("FRESH", "") not in ("", "0"),
                         help="forget the saved data and start empty (also FRESH=1)")
     parser.add_argument("--data-dir", type=Path, default=devstack_dir(),
                         help="where the data is kept between runs (default .devstack/, or DEVSTACK_DIR)")
@@ -176,12 +176,13 @@ def _serve(args: argparse.Namespace, stop: threading.Event, api_url: str, emulat
     from devstack.triggers import start_triggers
 
     region = get_settings().region
-    sms_log = sms.SmsLog()
-    sms.collect(sms_log, region)  # texts of earlier runs: readable, not echoed again
+    sms_log = sms.SmsLog(region)
+    sms_log.collect()  # texts of earlier runs: readable, not echoed again
+    _, echoed = sms_log.since()
     parts["api"] = api = ApiServer(STAGE, "127.0.0.1", args.api_port, sms_log, access_log=args.access_log)
     api.start()
     threads = start_triggers(stop)
-    for name, target, call_args in (("sms-echo", sms.echo, (stop, sms_log, region)),
+    for name, target, call_args in (("sms-echo", sms.echo, (stop, sms_log, echoed)),
                                     ("ttl-sweeper", sweeper.run, (stop,))):
         threads.append(threading.Thread(target=target, args=call_args, name=name, daemon=True))
         threads[-1].start()

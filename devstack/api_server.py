@@ -77,6 +77,7 @@ class _Handler(ChaliceRequestHandler):
             self._send_json(400, error_body("validation_error", "The request is not valid.",
                                             {"since": "must be an integer"}))
             return
+        self.sms_log.collect()
         items, last = self.sms_log.since(since, query.get("phone"))
         self._send_json(200, {"items": items, "last": last})
 

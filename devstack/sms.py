@@ -23,34 +23,49 @@ POLL_SECONDS = 0.2
 
 
 class SmsLog:
-    """The newest texts read from the emulator, numbered from 1 in arrival order (thread-safe, bounded)."""
+    """The newest texts read from the emulator, numbered from 1 in arrival order (thread-safe, bounded).
 
-    def __init__(self, keep: int = KEEP_IN_LOG):
+    Both the echo thread and readers of `GET /_devstack/sms` call `collect`, so a reader sees a text as soon
+    as the emulator holds it, without waiting for the echo's next poll.
+    """
+
+    def __init__(self, region: str, keep: int = KEEP_IN_LOG):
+        self._region = region
         self._lock = threading.Lock()
         self._items: deque[dict[str, Any]] = deque(maxlen=keep)
         self._known: OrderedDict[str, None] = OrderedDict()
         self._keep = keep
         self._last = 0
 
-    def knows(self, message_id: str) -> bool:
+    def collect(self) -> None:
+        """Move the texts the emulator received since the last call into the log."""
         with self._lock:
-            return message_id in self._known
-
-    def add(self, message_id: str, phone: str, message: str) -> dict[str, Any]:
-        with self._lock:
-            self._last += 1
-            entry = {"seq": self._last, "phone": phone, "message": message, "received_at": time.time()}
-            self._items.append(entry)
-            self._known[message_id] = None
+            store = _store(self._region)
+            fresh = []
+            for message_id, (phone, message) in reversed(list(store.items())):
+                if message_id in self._known:
+                    break
+                fresh.append((message_id, phone, message))
+            for message_id, phone, message in reversed(fresh):
+                self._last += 1
+                self._items.append({"seq": self._last, "phone": phone, "message": message,
+                                    "received_at": time.time(), "echoed_at": None})
+                self._known[message_id] = None
             while len(self._known) > self._keep:
                 self._known.popitem(last=False)
-            return entry
+            while len(store) > KEEP_IN_EMULATOR:
+                store.pop(next(iter(store)), None)
 
     def since(self, seq: int = 0, phone: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Texts numbered after `seq` (optionally to one phone), oldest first, and the last number given."""
         with self._lock:
             items = [dict(e) for e in self._items if e["seq"] > seq and (phone is None or e["phone"] == phone)]
             return items, self._last
+
+    def mark_echoed(self, seq: int, at: float) -> None:
+        with self._lock:
+            if self._items and self._items[0]["seq"] <= seq:  # numbers are consecutive: index, do not search
+                self._items[seq - self._items[0]["seq"]]["echoed_at"] = at
 
 
 def _store(region: str) -> Any:
@@ -61,26 +76,16 @@ def _store(region: str) -> Any:
     return sns_backends[DEFAULT_ACCOUNT_ID][region].sms_messages
 
 
-def collect(log: SmsLog, region: str) -> list[dict[str, Any]]:
-    """Move the texts the emulator received since the last call into `log`; return them, oldest first."""
-    store = _store(region)
-    fresh = []
-    for message_id, (phone, message) in reversed(list(store.items())):
-        if log.knows(message_id):
-            break
-        fresh.append((message_id, phone, message))
-    added = [log.add(*text) for text in reversed(fresh)]
-    while len(store) > KEEP_IN_EMULATOR:
-        store.pop(next(iter(store)), None)
-    return added
-
-
-def echo(stop: threading.Event, log: SmsLog, region: str) -> None:
-    """Print every new text as `[sms] to <phone>: <text>` until `stop` is set."""
+def echo(stop: threading.Event, log: SmsLog, after: int = 0) -> None:
+    """Print every text numbered after `after` as `[sms] to <phone>: <text>`, as they come, until `stop`."""
     while not stop.is_set():
         try:
-            for entry in collect(log, region):
+            log.collect()
+            items, _ = log.since(after)
+            for entry in items:
                 print(f"[sms] to {entry['phone']}: {entry['message']}", flush=True)
+                log.mark_echoed(entry["seq"], time.time())
+                after = entry["seq"]
         except Exception as error:  # the echo must outlive any hiccup
             print(f"[sms] reading texts failed: {type(error).__name__}", flush=True)
             stop.wait(1)

@@ -11,6 +11,7 @@ Differences from `chalice local`, all local-only conveniences:
 - an unknown path answers 404 `not_found` in the API.md format, as API Gateway's gateway responses do in AWS
   (infra/stack.py), instead of a 403 that echoes the caller's Authorization header;
 - no access-log line per request (`--access-log` turns them on);
+- a listen backlog of 128 instead of 5, so a burst of concurrent connections is queued, not reset;
 - `GET /_devstack/sms?since=<n>&phone=<e164>` lists the texts the app sent (see `devstack.sms`).
 """
 
@@ -22,7 +23,14 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, ForbiddenError, LocalChalice, LocalDevServer
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    ForbiddenError,
+    LocalChalice,
+    LocalDevServer,
+    ThreadedHTTPServer,
+)
 
 from chalicelib.api.http import JSON, dumps, error_body
 from devstack.sms import SmsLog
@@ -82,6 +90,11 @@ class _Handler(ChaliceRequestHandler):
         self._send_json(200, {"items": items, "last": last})
 
 
+class _Server(ThreadedHTTPServer):
+    # socketserver's default backlog of 5 resets connections when a page (or a test) opens 20 at once.
+    request_queue_size = 128
+
+
 class ApiServer:
     """Chalice's local server for the app on a thread of this process."""
 
@@ -100,7 +113,7 @@ class ApiServer:
             CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
             app.__class__ = CustomLocalChalice
         handler = type("Handler", (_Handler,), {"sms_log": sms_log, "access_log": access_log})
-        self._server = LocalDevServer(app, config, host, port, handler_cls=handler)
+        self._server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=_Server)
         self._thread = threading.Thread(target=functools.partial(self._server.server.serve_forever, 0.2),
                                         name="api", daemon=True)
 

@@ -15,8 +15,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# Data is kept in .devstack/ across runs; `make run FRESH=1` starts empty.
 run: $(STAMP)
-	$(PY) -m devstack
+	$(PY) -m devstack $(if $(FRESH),--fresh)
 
 test: $(STAMP) infra-check
 	$(PY) -m ruff check .

@@ -1,7 +1,9 @@
 """Operations CLI: `python -m chalicelib.cli <command>` from the project root (with `.venv`).
 
 It uses the same stage settings as the app (`--stage`, default `local`); against the local stack it talks to
-the emulator of `make run` (`AWS_EMULATOR_PORT`, default 4566). For `dev`/`prod` it uses your AWS credentials.
+the emulator of the running `make run`, found through its runtime file `.devstack/runtime.json`, with that
+stack's settings (`AWS_EMULATOR_PORT` and the settings' variables, when set, win; with no stack up the
+emulator port defaults to 4566). For `dev`/`prod` it uses your AWS credentials.
 Not imported by the app: `rich` (progress and tables) is a development dependency.
 """
 
@@ -19,10 +21,10 @@ from typing import Any
 def _setup(stage: str) -> None:
     from chalicelib.ops import stage as stage_env
 
-    emulator = None
     if stage == "local":
-        emulator = f"http://127.0.0.1:{os.environ.get('AWS_EMULATOR_PORT') or 4566}"
-    stage_env.apply(stage, emulator)
+        stage_env.apply_local()
+    else:
+        stage_env.apply(stage, None)
 
 
 def _console() -> Any:

@@ -4,15 +4,14 @@
   calls the handler with a Lambda-shaped SQS event, deleting what succeeded (a returned
   `batchItemFailures` list is honoured; an exception leaves the batch for redelivery and, after the queue's
   `maxReceiveCount`, the dead-letter queue). Later areas only register handlers; nothing here changes.
-- The SMS echo: every SMS the app publishes through SNS is printed to the console (local stage only).
+
+The SMS echo lives in `devstack.sms`, DynamoDB's TTL deletion in `devstack.sweeper`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -77,33 +76,18 @@ def _poll(stop: threading.Event, app: Any, config: Any) -> None:
             stop.wait(1)
 
 
-def _echo_sms(stop: threading.Event, emulator_url: str) -> None:
-    seen: set[str] = set()
-    while not stop.is_set():
-        try:
-            with urllib.request.urlopen(f"{emulator_url}/moto-api/data.json", timeout=2) as answer:
-                data = json.load(answer)
-            for sms in data.get("sns", {}).get("SMS", []):
-                if sms["message_id"] not in seen:
-                    seen.add(sms["message_id"])
-                    print(f"[sms] to {sms['phone_number']}: {sms['message']}", flush=True)
-        except OSError:
-            pass
-        stop.wait(1)
-
-
 def sqs_handlers(app: Any) -> list[Any]:
     from chalice.app import SQSEventConfig
 
     return [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
 
 
-def start_triggers(stop: threading.Event, emulator_url: str) -> list[threading.Thread]:
+def start_triggers(stop: threading.Event) -> list[threading.Thread]:
+    """Start one SQS poller per handler of the app; they end once `stop` is set."""
     import app as application
 
     threads = [threading.Thread(target=_poll, args=(stop, application.app, config), daemon=True,
                                 name=f"sqs-{config.name}") for config in sqs_handlers(application.app)]
-    threads.append(threading.Thread(target=_echo_sms, args=(stop, emulator_url), daemon=True, name="sms-echo"))
     for thread in threads:
         thread.start()
     return threads

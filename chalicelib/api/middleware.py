@@ -16,7 +16,7 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.api import routing
-from chalicelib.api.http import JSON, error_body, error_response, internal_error, json_response
+from chalicelib.api.http import JSON, dumps, error_body, error_response, internal_error, json_response
 from chalicelib.api.validation import check_json_depth
 from chalicelib.errors import DomainError, Forbidden, PasswordChangeRequired, PayloadTooLarge, Unauthenticated
 from chalicelib.observability import flush_metrics, logger
@@ -89,6 +89,14 @@ def _authorise(event: Request, path: str, method: str) -> Any:
     return principal
 
 
+def _serialised(response: Response) -> Response:
+    """A view's plain dict or list, serialised here: Chalice's own serialisation escapes non-ASCII (`\\u7ba1`)."""
+    if response.body is not None and not isinstance(response.body, (str, bytes)):
+        response.body = dumps(response.body)
+        response.headers.setdefault("Content-Type", JSON)
+    return response
+
+
 def _normalise(response: Response) -> Response:
     """Rewrite Chalice's built-in error bodies into the API.md format; never leak exception text."""
     if response.status_code < 400:
@@ -136,7 +144,7 @@ def register(app: Chalice) -> None:
         finally:
             routing.reset_principal(token)
             current_request.reset(info_token)
-        response = _normalise(response)
+        response = _normalise(_serialised(response))
         response.headers["X-Request-Id"] = rid
         if response.status_code != 204 and "Content-Type" not in response.headers:
             response.headers["Content-Type"] = JSON

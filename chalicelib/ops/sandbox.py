@@ -1,15 +1,18 @@
 """Dev-only helper: complete a sandbox payment from its `pay_url`, as the sandbox provider would.
 
-    python -m chalicelib.ops.sandbox 'sandbox://pay?payment_id=...&token=...' [--api http://127.0.0.1:8000]
+    .venv/bin/python -m chalicelib.ops.sandbox 'sandbox://pay?payment_id=...&token=...' [--api <url>]
 
 It checks the link's signature and expiry, then posts a correctly signed sandbox callback to the API (the
-only public way a payment completes). Local and test stages only: it needs SANDBOX_PAYMENT_SECRET.
+only public way a payment completes). It finds the running `make run` stack (its API and its
+SANDBOX_PAYMENT_SECRET) through `.devstack/runtime.json`; `--api`, `API_PORT` and `SANDBOX_PAYMENT_SECRET`
+override, and with no stack up the `local` stage's defaults apply. Local and test stages only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import urllib.request
@@ -38,15 +41,16 @@ def complete(pay_url: str, api_url: str, secret: str, status: str = "succeeded")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pay_url")
-    parser.add_argument("--api", default="http://127.0.0.1:8000")
+    parser.add_argument("--api", help="the API's URL (default: the running local stack's)")
     parser.add_argument("--fail", action="store_true", help="report the payment as failed instead")
     args = parser.parse_args(argv)
-    from chalicelib.settings import get_settings
+    from chalicelib.ops import stage
 
-    secret = get_settings().sandbox_payment_secret
+    stage.apply_local()
+    secret = os.environ.get("SANDBOX_PAYMENT_SECRET")
     if not secret:
         raise SystemExit("SANDBOX_PAYMENT_SECRET is not set (local and test stages only)")
-    print(complete(args.pay_url, args.api, secret, "failed" if args.fail else "succeeded"))
+    print(complete(args.pay_url, args.api or stage.local_api_url(), secret, "failed" if args.fail else "succeeded"))
     return 0
 
 

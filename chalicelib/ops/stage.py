@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
@@ -39,3 +40,66 @@ def apply(stage: str, emulator_url: str | None) -> dict[str, str]:
             continue
         os.environ[key] = value
     return {k: os.environ[k] for k in env}
+
+
+# The running local stack (`make run`) describes itself in `<data folder>/runtime.json` while it is up, so the
+# CLI and the sandbox helper find its ports and settings; variables set by the caller still take precedence.
+DEVSTACK_DIR_VARIABLE = "DEVSTACK_DIR"
+RUNTIME_FILE = "runtime.json"
+DEFAULT_EMULATOR_PORT = 4566
+DEFAULT_API_PORT = 8000
+
+
+def devstack_dir() -> Path:
+    """The local stack's git-ignored data folder (saved emulator state, runtime file)."""
+    return Path(os.environ.get(DEVSTACK_DIR_VARIABLE) or ROOT / ".devstack")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_stack(folder: Path | None = None) -> dict[str, Any] | None:
+    """The runtime description of a local stack that is up, or None (no file, or its process is gone)."""
+    try:
+        described = json.loads(((folder or devstack_dir()) / RUNTIME_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(described, dict) or not _alive(int(described.get("pid") or 0)):
+        return None
+    return described
+
+
+def local_emulator_url() -> str:
+    """`AWS_EMULATOR_PORT` if set, else the running stack's emulator, else the default port."""
+    if os.environ.get("AWS_EMULATOR_PORT"):
+        return f"http://127.0.0.1:{os.environ['AWS_EMULATOR_PORT']}"
+    stack = running_stack()
+    if stack:
+        return str(stack["emulator_url"])
+    return f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
+
+
+def local_api_url() -> str:
+    """`API_PORT` if set, else the running stack's API, else the default port."""
+    if os.environ.get("API_PORT"):
+        return f"http://127.0.0.1:{os.environ['API_PORT']}"
+    stack = running_stack()
+    if stack:
+        return str(stack["api_url"])
+    return f"http://127.0.0.1:{DEFAULT_API_PORT}"
+
+
+def apply_local() -> dict[str, str]:
+    """The `local` stage as the running stack has it: its emulator and its caller settings (env wins)."""
+    stack = running_stack() or {}
+    for key, value in (stack.get("settings") or {}).items():
+        if key in CALLER_OVERRIDES:
+            os.environ.setdefault(key, str(value))
+    return apply("local", local_emulator_url())

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,15 +58,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_served(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+STOP_LIMIT_SECONDS = 120  # generous: a stop takes about a second, but a loaded machine must not fail the run
+
+
 @dataclass
 class Stack:
     api_url: str
     emulator_url: str
     process: subprocess.Popen[str]
+    data_dir: Path
     output: list[str] = field(default_factory=list)
+
+    @property
+    def api_port(self) -> int:
+        return int(self.api_url.rsplit(":", 1)[1])
+
+    @property
+    def emulator_port(self) -> int:
+        return int(self.emulator_url.rsplit(":", 1)[1])
 
     def request(self, method: str, path: str, body: Any = None, token: str | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        status, raw, got = self.request_raw(method, path, body, token, headers)
+        return status, (json.loads(raw) if raw else None), got
+
+    def request_raw(self, method: str, path: str, body: Any = None, token: str | None = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
         data = json.dumps(body).encode() if body is not None else None
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
@@ -76,28 +99,42 @@ class Stack:
                 raw, status, got = answer.read(), answer.status, dict(answer.headers)
         except urllib.error.HTTPError as error:
             raw, status, got = error.read(), error.code, dict(error.headers)
-        return status, (json.loads(raw) if raw else None), {k.lower(): v for k, v in got.items()}
+        return status, raw, {k.lower(): v for k, v in got.items()}
 
-    def all_sms(self) -> list[tuple[str, str]]:
-        """Every text the emulator holds, (phone, text), oldest first."""
-        with urllib.request.urlopen(f"{self.emulator_url}/moto-api/data.json", timeout=10) as answer:
-            data = json.load(answer)
-        return [(m["phone_number"], m["message"]) for m in data.get("sns", {}).get("SMS", [])]
+    def all_sms(self, phone: str | None = None) -> list[tuple[str, str]]:
+        """Every text the app sent (to `phone`, if given), (phone, text), oldest first: the stack's SMS page."""
+        query = "?" + urllib.parse.urlencode({"phone": phone}) if phone else ""
+        with urllib.request.urlopen(f"{self.api_url}/_devstack/sms{query}", timeout=10) as answer:
+            items = json.load(answer)["items"]
+        return [(m["phone"], m["message"]) for m in items]
 
     def sms_to(self, phone: str) -> list[str]:
-        """The texts the emulator holds for a phone, oldest first (as the phone's owner would read them)."""
-        return [text for to, text in self.all_sms() if to == phone]
+        """The texts sent to a phone, oldest first (as the phone's owner would read them)."""
+        return [text for _, text in self.all_sms(phone)]
+
+    def stop(self, sig: int = signal.SIGINT, limit: float = STOP_LIMIT_SECONDS) -> float:
+        """Send `sig` and wait for the exit; return the seconds it took (fails past `limit`)."""
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"the local stack did not stop within {limit} s of signal {sig}")
+        return time.monotonic() - started
 
 
-@pytest.fixture(scope="session")
-def stack():
+def launch(data_dir: Path, *args: str, **env: str) -> Stack:
+    """Start `python -m devstack` on free ports with its data in `data_dir`; return once the banner is out."""
     api_port, emulator_port = free_port(), free_port()
-    env = {**os.environ, "API_PORT": str(api_port), "AWS_EMULATOR_PORT": str(emulator_port),
-           "CAPTCHA_TEST_ANSWER": CAPTCHA_ANSWER, "SMS_PER_IP_PER_HOUR": "100000", "PYTHONUNBUFFERED": "1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    running = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}", process)
+    full_env = {**os.environ, "API_PORT": str(api_port), "AWS_EMULATOR_PORT": str(emulator_port),
+                "DEVSTACK_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **env}
+    for name in ("AWS_ENDPOINT_URL", "FRESH"):
+        full_env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "devstack", *args], cwd=ROOT, env=full_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{emulator_port}", process, data_dir)
     ready = threading.Event()
 
     def read() -> None:
@@ -108,16 +145,22 @@ def stack():
                 ready.set()
 
     threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(120):
+    deadline = time.monotonic() + 300  # generous: start-up takes seconds, a loaded machine must not fail it
+    while not ready.wait(1) and process.poll() is None and time.monotonic() < deadline:
+        pass
+    if not ready.is_set():
         process.kill()
         pytest.fail("the local stack did not start:\n" + "".join(running.output[-50:]))
+    return running
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    running = launch(tmp_path_factory.mktemp("devstack"), CAPTCHA_TEST_ANSWER=CAPTCHA_ANSWER,
+                     SMS_PER_IP_PER_HOUR="100000", LOGIN_FAILURES_PER_IP_BEFORE_CAPTCHA="100000")
     yield running
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("the local stack did not stop on Ctrl-C")
+    seconds = running.stop(signal.SIGINT)
+    print(f"\ne2e stack stopped on Ctrl-C in {seconds:.1f} s")
 
 
 ADMIN_PHONE = "+8613800000000"

@@ -61,3 +61,12 @@ def test_run_job_fee_reminders_texts_an_owner_with_a_due_bill(stack):
     assert texts == ["【物业】您有1笔费用待缴，合计88.00元，请登录业主App及时缴纳。如已缴纳请忽略本短信。"]
     again = _cli(stack, "run-job", "fee-reminders", "--dry-run")
     assert again.returncode == 0 and '"dry_run": true' in again.stdout
+
+
+def test_cli_finds_the_running_stack_without_being_told_its_port(stack):
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_EMULATOR_PORT", "AWS_ENDPOINT_URL")}
+    env["DEVSTACK_DIR"] = str(stack.data_dir)  # where the stack's runtime file is, as `.devstack/` is for make run
+    result = subprocess.run([sys.executable, "-m", "chalicelib.cli", "run-job", "fee-reminders", "--dry-run"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '"dry_run": true' in result.stdout

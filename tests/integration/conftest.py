@@ -9,35 +9,13 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
+from devstack.isolation import isolate_writes
 from tests.integration.helpers import ADMIN_PASSWORD, Api, World, login, make_world
-
-
-def _isolate_writes() -> None:
-    """DynamoDB applies each write (and each TransactWriteItems) atomically; moto's in-process backend does not
-    under threads. A lock around moto's write operations gives it DynamoDB's isolation, so the concurrency tests
-    exercise our conditions, not moto's lack of isolation."""
-    import functools
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("transact_write_items", "update_item", "put_item", "delete_item", "batch_write_item"):
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
-
-        @functools.wraps(original)
-        def isolated(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, isolated)
 
 
 @pytest.fixture(scope="session")
 def aws():
-    _isolate_writes()
+    isolate_writes()
     with mock_aws():
         from chalicelib import deps
         from devstack.provision import provision

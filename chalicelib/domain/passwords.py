@@ -63,11 +63,6 @@ def dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def burn_verification(password: str) -> None:
-    """Spend one argon2 verification for an unknown account (timing equal to a wrong password)."""
-    verify_password(dummy_hash(), password)
-
-
 @cache
 def _common_passwords() -> frozenset[str]:
     # zxcvbn ships the 30,000 most common passwords from breach corpora; loaded only when a password is set.

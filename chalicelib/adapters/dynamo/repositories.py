@@ -155,6 +155,10 @@ class DynamoAccounts:
     def clear_lock(self, user_id: str) -> None:
         self._update(user_id, [AccountModel.failed_logins.set(0), AccountModel.locked_until.remove()])
 
+    def distrust_devices(self, user_id: str, now: int) -> None:
+        """Void every device trusted before `now` (they need the second factor again)."""
+        self._update(user_id, [AccountModel.devices_valid_after.set(now)])
+
     @staticmethod
     def _update(user_id: str, actions: list[Any]) -> None:
         try:

@@ -390,8 +390,9 @@ class AuthService:
                               quota_key=quota_key)
         self._challenges.create(challenge)
         hint = mask_phone(account.phone) if account else policy.fake_phone_hint(self._keys("reset-hint"), login)
-        # Not on the allow-list: nothing is sent, and the answer still does not tell.
-        with contextlib.suppress(MethodUnavailable):
+        # Not on the allow-list, or SNS failed (the send was undone, `/auth/sms` resends): the answer is the same
+        # 202 as for an unknown account, so neither tells whether the account exists.
+        with contextlib.suppress(MethodUnavailable, SmsUnavailable):
             self.send_code(challenge.challenge_id, ip)
         self._record(account.user_id if account else quota_key, "password.reset_requested",
                      "Password reset requested by SMS")

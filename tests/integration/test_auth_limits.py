@@ -131,27 +131,47 @@ def test_concurrent_wrong_passwords_are_checked_at_most_five_times(api, world, m
     assert late.status == 423 and late.code == "account_locked"
 
 
-def test_concurrent_codes_never_check_more_than_five(api, world, monkeypatch):
+def _code_challenge(api, owner, purpose: str) -> tuple[str, str, object]:
+    """A live challenge of `purpose` with a code texted: (challenge id, code, the service call that checks one)."""
+    service = deps.auth_service()
+    if purpose == "login":
+        body = login_reply(api, owner.account, owner.password).body
+        assert api.post("/auth/sms", {"challenge_id": body["challenge_id"]}).status == 202
+        challenge_id, hint = body["challenge_id"], body["phone_hint"]
+        return challenge_id, latest_code(hint), lambda code: service.verify(challenge_id, "sms", code)
+    if purpose == "reset":
+        body = api.post("/auth/password/reset", {"account": owner.account, **_captcha(api)}).body
+        challenge_id = body["challenge_id"]
+        return (challenge_id, latest_code(body["phone_hint"]),
+                lambda code: service.confirm_reset(challenge_id, code, "a brand new passphrase"))
+    new_phone = random_phone()
+    body = api.post("/me/phone", {"new_phone": new_phone, "password": owner.password}, token=owner.token).body
+    caller = deps.session_service().authenticate(owner.token)
+    challenge_id = body["challenge_id"]
+    return (challenge_id, latest_code(f"+86 {new_phone[3:6]}****{new_phone[-4:]}"),
+            lambda code: service.confirm_phone_change(caller, challenge_id, code))
+
+
+@pytest.mark.parametrize("purpose", ["login", "reset", "phone_change"])
+def test_concurrent_codes_never_check_more_than_five(api, world, monkeypatch, purpose):
     owner = world.owner()
-    body = login_reply(api, owner.account, owner.password).body
-    assert api.post("/auth/sms", {"challenge_id": body["challenge_id"]}).status == 202
-    code = latest_code(body["phone_hint"])
+    _, code, check = _code_challenge(api, owner, purpose)
     wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 10)]
     service = deps.auth_service()
     gate = _ReadGate(service._challenges, "get", 10)
     monkeypatch.setattr(service, "_challenges", gate)
 
-    def verify(candidate: str) -> str:
-        return _outcome(lambda: service.verify(body["challenge_id"], "sms", candidate))
+    def attempt(candidate: str) -> str:
+        return _outcome(lambda: check(candidate))
 
-    def verify_last(candidate: str) -> str:
+    def attempt_last(candidate: str) -> str:
         # reads the challenge with the others, but is compared only after the nine wrong codes
         gate.held.add(threading.get_ident())
-        return verify(candidate)
+        return attempt(candidate)
 
     with ThreadPoolExecutor(10) as pool:
-        right = pool.submit(verify_last, code)
-        results = [f.result() for f in [pool.submit(verify, c) for c in wrong]]
+        right = pool.submit(attempt_last, code)
+        results = [f.result() for f in [pool.submit(attempt, c) for c in wrong]]
         gate.release.set()
         right_result = right.result()
     assert results.count("invalid_code") <= 4
@@ -270,3 +290,21 @@ def test_an_sms_failure_charges_nothing_and_a_retry_sends(api, world, monkeypatc
     code = latest_code(body["phone_hint"])
     assert api.post("/auth/verify", {"challenge_id": body["challenge_id"], "method": "sms",
                                      "code": code}).status == 200
+
+
+def test_an_sms_failure_during_a_reset_answers_like_an_unknown_account(api, world, monkeypatch):
+    owner = world.owner()
+    sms = deps.auth_service()._sms
+
+    def unreachable(phone: str, text: str) -> str:
+        raise ConnectionError("SNS is unreachable")
+
+    monkeypatch.setattr(sms, "send", unreachable)
+    before = len(sms_inbox(owner.phone))
+    real = api.post("/auth/password/reset", {"account": owner.account, **_captcha(api)})
+    unknown = api.post("/auth/password/reset", {"account": random_account("ghost"), **_captcha(api)})
+    assert real.status == unknown.status == 202
+    monkeypatch.undo()
+    # nothing was charged: the owner asks for the text again at once and gets it
+    assert api.post("/auth/sms", {"challenge_id": real.body["challenge_id"]}).status == 202
+    assert len(sms_inbox(owner.phone)) == before + 1

@@ -154,6 +154,14 @@ def cmd_run_job(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_keys(_args: argparse.Namespace) -> int:
+    from chalicelib.ops.keys import rotate_token_keys
+
+    kid = rotate_token_keys()
+    _console().print(f"Token key [bold]{kid}[/bold] is current; the previous key is still accepted.")
+    return 0
+
+
 def _progress_callback() -> Any:
     """A callback `progress(done, total, label)` drawing a rich progress bar."""
     from rich.progress import Progress
@@ -205,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     run.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     run.set_defaults(handler=cmd_run_job)
+
+    rotate = commands.add_parser("rotate-keys", help="rotate the token signing keys now (receipt codes are kept)")
+    rotate.set_defaults(handler=cmd_rotate_keys)
     return parser
 
 

@@ -95,7 +95,7 @@ def auth_service():
     return AuthService(
         accounts=accounts(), state=DynamoLoginState(), sessions=session_service(), challenges=DynamoChallenges(),
         counters=DynamoCounters(), captchas=DynamoCaptchas(), devices=DynamoDevices(), sms=sms(),
-        box=secret_box(), audit=audit(), keys=keyring().derived,
+        box=secret_box(), audit=audit(), keys=keyring().long_lived,
         config=AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
                           settings.captcha_test_answer),
         render_captcha=render_png,
@@ -263,12 +263,12 @@ def receipts():
     settings = get_settings()
     store = S3ReceiptStore(aws_client("s3"), settings.name(RECEIPTS_BUCKET))
     return ReceiptService(payments_store(), DynamoBills(), accounts(), DynamoReceipts(), store, render_pdf,
-                          lambda: keyring().derived("receipt-code-v1"), settings.receipt_verify_url, LINK_SECONDS)
+                          lambda: keyring().long_lived("receipt-code-v1"), settings.receipt_verify_url, LINK_SECONDS)
 
 
 @provider
 def payment_id_key() -> bytes:
-    return keyring().derived("payment-id-v1")
+    return keyring().long_lived("payment-id-v1")
 
 
 @provider

@@ -79,6 +79,13 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class Unavailable(DomainError):
+    """A dependency (e.g. SMS) failed; nothing was changed or charged, and a retry may succeed (503)."""
+
+    code = "unavailable"
+    message = "The service is temporarily unavailable; try again."
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     message = "The request body is larger than 64 KiB."

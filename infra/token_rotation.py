@@ -2,7 +2,8 @@
 
 The secret holds `{"current": kid, "keys": {kid: base64}}` (chalicelib/adapters/keyring.py). A rotation adds a
 fresh 256-bit key, makes it current and keeps the previous current key so tokens it signed stay valid until
-they expire (15 minutes, far shorter than the rotation interval). Older keys are dropped.
+they expire (15 minutes, far shorter than the rotation interval). Older keys are dropped. The `long_lived` key
+(receipt verification codes, payment ids) is carried over unchanged, and created if the document has none.
 """
 
 import base64
@@ -14,14 +15,17 @@ import boto3
 
 def next_document(previous: str, kid: str) -> str:
     """The document after a rotation: the new key current, the previous current key kept for verification."""
+    long_lived = None
     try:
         document = json.loads(previous)
         keys = document.get("keys") or {}
         kept = {document["current"]: keys[document["current"]]} if document.get("current") in keys else {}
+        long_lived = document.get("long_lived") or None
     except (ValueError, AttributeError, KeyError, TypeError):
         kept = {}  # the bootstrap value of a new secret
     kept[kid] = base64.b64encode(secrets.token_bytes(32)).decode()
-    return json.dumps({"current": kid, "keys": kept})
+    long_lived = long_lived if isinstance(long_lived, str) else base64.b64encode(secrets.token_bytes(32)).decode()
+    return json.dumps({"current": kid, "keys": kept, "long_lived": long_lived})
 
 
 def handler(event, _context, client=None):

@@ -1,8 +1,12 @@
-"""Signing keys from Secrets Manager: access tokens (JWT, HS256, `kid` header) and list cursors.
+"""Keys from Secrets Manager: rotating token keys (JWT, HS256, `kid` header; list cursors) and one long-lived key.
 
-The secret holds `{"current": "<kid>", "keys": {"<kid>": "<base64 key>", ...}}`. Signing uses the current
-key; verification accepts every key still listed, so a rotation adds a key, makes it current, and removes the
-old one once the longest-lived token signed with it (15 minutes) has expired.
+The secret holds `{"current": "<kid>", "keys": {"<kid>": "<base64 key>", ...}, "long_lived": "<base64 key>"}`.
+Token signing uses the current key; verification accepts every key still listed, so a rotation adds a key,
+makes it current, and keeps the previous one (tokens live 15 minutes, cursors until the next rotation).
+
+`long_lived` never rotates with the token keys (the rotation copies it): values that must stay checkable for
+years (receipt verification codes printed on paper, payment ids derived from Idempotency-Keys, SMS code and
+captcha hashes stored for minutes across a rotation, the stable decoy phone hints of resets) derive from it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import Unauthenticated
+from chalicelib.observability import logger
 
 REFRESH_SECONDS = 300
 
@@ -29,6 +34,7 @@ class Keyring:
         self._loaded_at = -REFRESH_SECONDS - 1.0
         self._current = ""
         self._keys: dict[str, bytes] = {}
+        self._long_lived: bytes | None = None
 
     def _refresh(self) -> None:
         with self._lock:
@@ -36,9 +42,18 @@ class Keyring:
                 return
             document = json.loads(self._load_secret())
             keys = {kid: base64.b64decode(value) for kid, value in document["keys"].items()}
-            if document["current"] not in keys or any(len(k) < 32 for k in keys.values()):
+            long_lived = base64.b64decode(document["long_lived"]) if document.get("long_lived") else None
+            if (document["current"] not in keys or any(len(k) < 32 for k in keys.values())
+                    or (long_lived is not None and len(long_lived) < 32)):
                 raise RuntimeError("token key secret is malformed: current key missing or a key under 256 bits")
-            self._keys, self._current, self._loaded_at = keys, document["current"], self._clock()
+            self._keys, self._current, self._long_lived = keys, document["current"], long_lived
+            self._loaded_at = self._clock()
+
+    def reload(self) -> None:
+        """Read the secret again now (after a rotation by the operations CLI, instead of within 5 minutes)."""
+        with self._lock:
+            self._loaded_at = -REFRESH_SECONDS - 1.0
+        self._refresh()
 
     def current(self) -> tuple[str, bytes]:
         self._refresh()
@@ -49,9 +64,28 @@ class Keyring:
         return self._keys.get(kid)
 
     def derived(self, purpose: str) -> bytes:
-        """A key for another purpose (e.g. cursors), derived from the current key so purposes never share one."""
+        """A short-lived key for another purpose, derived from the current token key (changes at each rotation)."""
         _, key = self.current()
-        return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+        return _derive(key, purpose)
+
+    def derived_for(self, kid: str, purpose: str) -> bytes | None:
+        """The `purpose` key derived from token key `kid`, while that key is still listed (None once dropped)."""
+        key = self.get(kid)
+        return _derive(key, purpose) if key is not None else None
+
+    def long_lived(self, purpose: str) -> bytes:
+        """A key for `purpose` that survives token key rotations (see the module docstring)."""
+        self._refresh()
+        if self._long_lived is None:
+            # A secret written before long-lived keys existed: the next rotation adds one. Until then the old
+            # behaviour (derived from the current token key) keeps the service up.
+            logger.warning("token key secret has no long_lived key; rotate it once", extra={"purpose": purpose})
+            return self.derived(purpose)
+        return _derive(self._long_lived, purpose)
+
+
+def _derive(key: bytes, purpose: str) -> bytes:
+    return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
 
 
 class JwtSigner:
@@ -86,8 +120,25 @@ class JwtSigner:
         return claims
 
 
-def new_secret_document(kid: str = "k1") -> str:
-    """A fresh key document (used by the local stack and tests; infra/ generates its own)."""
+def _random_key() -> str:
     import secrets
 
-    return json.dumps({"current": kid, "keys": {kid: base64.b64encode(secrets.token_bytes(32)).decode()}})
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_secret_document(kid: str = "k1") -> str:
+    """A fresh key document (used by the local stack and tests; infra/ generates its own)."""
+    return json.dumps({"current": kid, "keys": {kid: _random_key()}, "long_lived": _random_key()})
+
+
+def rotated_document(previous: str, kid: str) -> str:
+    """The document after a rotation: a fresh current key `kid`, the previous current key kept for
+    verification, older ones dropped, and the long-lived key carried over unchanged (created if missing).
+
+    infra/token_rotation.py applies the same rule in the deployed rotation function (it cannot import this).
+    """
+    document = json.loads(previous)
+    keys = document.get("keys") or {}
+    kept = {document["current"]: keys[document["current"]]} if document.get("current") in keys else {}
+    kept[kid] = _random_key()
+    return json.dumps({"current": kid, "keys": kept, "long_lived": document.get("long_lived") or _random_key()})

@@ -62,6 +62,11 @@ def login() -> Any:
 
 @route(bp, "/auth/sms", ["POST"], public=True)
 def send_sms() -> Any:
+    """Text a sign-in, reset or phone-change code.
+
+    Only texts actually sent are charged: if SNS fails, the quota and the resend window are given back and the
+    answer is 503 `sms_unavailable`; retry at once.
+    """
     data = body(bp, {"challenge_id": v.ident()})
     deps.auth_service().send_code(data["challenge_id"], client_ip(bp))
     return accepted({"resend_after": 60, "expires_in": 300})
@@ -90,6 +95,7 @@ def logout() -> Any:
 
 @route(bp, "/auth/password", ["POST"], allow_password_change=True)
 def change_password() -> Any:
+    """Change the caller's password; the old one counts against the sign-in failures and lock (423)."""
     data = body(bp, {"old_password": v.secret_text(1024), "new_password": v.secret_text(1024)})
     deps.auth_service().change_password(principal(), data["old_password"], data["new_password"])
     return no_content()
@@ -113,6 +119,7 @@ def confirm_reset() -> Any:
 
 @route(bp, "/me/phone", ["POST"], roles=ANY_ROLE)
 def start_phone_change() -> Any:
+    """Re-authenticate with the password (counted like a sign-in, 423 while locked), then text the new number."""
     data = body(bp, {"new_phone": v.phone(), "password": v.secret_text(1024)})
     challenge_id = deps.auth_service().start_phone_change(principal(), data["new_phone"], data["password"],
                                                           client_ip(bp))

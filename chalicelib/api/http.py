@@ -15,6 +15,7 @@ JSON = "application/json; charset=utf-8"
 # Most specific class first; the first match in the error's MRO decides the status.
 _STATUS: dict[type[errors.DomainError], int] = {
     errors.PayloadTooLarge: 413,
+    errors.Unavailable: 503,
     errors.RateLimited: 429,
     errors.Locked: 423,
     errors.PreconditionFailed: 422,

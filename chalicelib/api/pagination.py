@@ -1,4 +1,8 @@
-"""Opaque, tamper-evident list cursors bound to the list and the caller that received them (API.md §1)."""
+"""Opaque, tamper-evident list cursors bound to the list and the caller that received them (API.md §1).
+
+A cursor names the token key that signed it (`<payload>.<kid>.<mac>`), so it keeps working across one key
+rotation (the previous key stays listed) and fails cleanly with 400 `invalid_cursor` after the second.
+"""
 
 from __future__ import annotations
 
@@ -24,29 +28,45 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _key() -> bytes:
+_PURPOSE = "list-cursor-v1"
+
+
+def _signing_key() -> tuple[str, bytes]:
     from chalicelib import deps
 
-    return deps.keyring().derived("list-cursor-v1")
+    kid, _ = deps.keyring().current()
+    key = deps.keyring().derived_for(kid, _PURPOSE)
+    assert key is not None  # the current key is always listed
+    return kid, key
+
+
+def _key_for(kid: str) -> bytes | None:
+    from chalicelib import deps
+
+    return deps.keyring().derived_for(kid, _PURPOSE)
 
 
 def encode_cursor(list_id: str, caller_id: str, position: dict[str, Any] | None) -> str | None:
     if position is None:
         return None
     payload = json.dumps({"l": list_id, "c": caller_id, "p": position}, separators=(",", ":"), sort_keys=True).encode()
-    signature = hmac.new(_key(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
-    return f"{_b64(payload)}.{_b64(signature)}"
+    kid, key = _signing_key()
+    signature = hmac.new(key, payload + kid.encode(), hashlib.sha256).digest()[:_SIG_BYTES]
+    return f"{_b64(payload)}.{kid}.{_b64(signature)}"
 
 
 def decode_cursor(cursor: str | None, list_id: str, caller_id: str) -> dict[str, Any] | None:
     if cursor is None:
         return None
     try:
-        payload_part, signature_part = cursor.split(".")
+        payload_part, kid, signature_part = cursor.split(".")
         payload, signature = _unb64(payload_part), _unb64(signature_part)
     except (ValueError, TypeError):
         raise InvalidCursor() from None
-    expected = hmac.new(_key(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
+    key = _key_for(kid)
+    if key is None:  # signed before the last two rotations (or never): the client restarts the list
+        raise InvalidCursor()
+    expected = hmac.new(key, payload + kid.encode(), hashlib.sha256).digest()[:_SIG_BYTES]
     if not hmac.compare_digest(signature, expected):
         raise InvalidCursor()
     document = json.loads(payload)

@@ -111,6 +111,11 @@ def unlock(user_id: str) -> Any:
 
 @route(bp, "/staff/accounts/{user_id}/reset-password", ["POST"])
 def reset_password(user_id: str) -> Any:
+    """Give an account a one-time initial password.
+
+    Ends its sessions and distrusts its devices. Never the caller's own account: 409 `cannot_reset_self`
+    (use `POST /auth/password`).
+    """
     body(bp, {})
     return {"initial_password": deps.directory().reset_password(principal(), user_id)}
 

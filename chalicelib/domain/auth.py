@@ -11,7 +11,7 @@ from typing import Protocol
 
 from chalicelib.domain import authflow as policy
 from chalicelib.domain import passwords
-from chalicelib.domain.authflow import Challenge, CounterLimit
+from chalicelib.domain.authflow import Attempt, AttemptRefused, Challenge, CounterLimit
 from chalicelib.domain.ids import iso, new_id, utcnow
 from chalicelib.domain.model import Account, AuditEvent, Principal
 from chalicelib.domain.ports import AccountRepository, AuditLog
@@ -22,10 +22,12 @@ from chalicelib.errors import (
     InvalidCredentials,
     Locked,
     NotFound,
+    RateLimited,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
-from chalicelib.observability import count, mask_phone
+from chalicelib.observability import count, logger, mask_phone
 
 
 class CaptchaRequired(ValidationFailed):
@@ -53,12 +55,19 @@ class MethodUnavailable(DomainError):
     message = "This verification method is not available for the account."
 
 
+class SmsUnavailable(Unavailable):
+    code = "sms_unavailable"
+    message = "The text message could not be sent; nothing was counted, try again."
+
+
 # -- ports --------------------------------------------------------------------------------------------
 
 
 class LoginState(Protocol):
-    def record_failure(self, user_id: str, now: int, lock_after: int, lock_seconds: int) -> tuple[int, int | None]: ...
-    def reset_failures(self, user_id: str) -> None: ...
+    def reserve_attempt(self, subject: str, now: int, allowed: int, lock_after: int,
+                        lock_seconds: int) -> Attempt: ...
+    def settle_success(self, attempt: Attempt) -> None: ...
+    def cancel_attempt(self, attempt: Attempt, lock_after: int) -> None: ...
     def set_totp_pending(self, user_id: str, sealed: str | None) -> None: ...
     def activate_totp(self, user_id: str, sealed: str, step: int) -> None: ...
     def accept_totp_step(self, user_id: str, step: int) -> bool: ...
@@ -71,12 +80,14 @@ class Challenges(Protocol):
     def get(self, challenge_id: str) -> Challenge | None: ...
     def send_code(self, challenge_id: str, code_hash: str, now: int, code_ttl: int, resend_after: int,
                   limits: list[CounterLimit]) -> None: ...
-    def wrong_code(self, challenge_id: str) -> int: ...
+    def unsend(self, challenge_id: str, sent_at: int, previous_sent_at: int, limits: list[CounterLimit]) -> None: ...
+    def take_attempt(self, challenge_id: str, max_attempts: int) -> int | None: ...
     def consume(self, challenge_id: str) -> bool: ...
 
 
 class Counters(Protocol):
     def hit(self, limit: CounterLimit, now: int) -> None: ...
+    def release(self, key: str) -> None: ...
     def add(self, key: str, window_ends_at: int) -> int: ...
     def get(self, key: str, now: int) -> int: ...
 
@@ -178,44 +189,89 @@ class AuthService:
 
     def login(self, login: str, password: str, ip: str, *, device_token: str | None = None,
               captcha_id: str | None = None, captcha_answer: str | None = None) -> SignedIn | MfaRequired:
-        """The password step. A trusted device signs in at once; otherwise a second factor is required."""
+        """The password step. A trusted device signs in at once; otherwise a second factor is required.
+
+        Every attempt is reserved atomically before the password is checked (see docs/security.md), and an
+        unknown login name goes through the same steps as a real account: same answers, same work.
+        """
         now = self._now()
         account = self._accounts.get_by_login(login)
-        if account is not None and account.locked_until and account.locked_until > now:
-            count("LoginLocked")
-            raise Locked(details={"retry_after": account.locked_until - now})
-        hour, hour_end = policy.hour_window(now)
-        ip_key = f"login-fail-ip#{ip}#{hour}"
-        name_key = f"login-fail-name#{policy.device_hash(login.strip().lower())}"
-        failures = account.failed_logins if account else self._counters.get(name_key, now)
-        if (failures >= policy.CAPTCHA_AFTER_FAILURES
-                or self._counters.get(ip_key, now) >= self._config.ip_failures_before_captcha):
-            self._check_captcha(captcha_id, captcha_answer)
-        if account is None:
-            passwords.burn_verification(password)
-            self._counters.add(ip_key, hour_end)
-            self._counters.add(name_key, now + policy.LOCK_SECONDS)
-            count("LoginFailed")
+        subject = policy.account_subject(account.user_id) if account else policy.name_subject(login)
+        captcha = _CaptchaGate(self, captcha_id, captcha_answer)
+        attempt = self._reserve_login(subject, now, captcha)
+        ip_key = self._reserve_ip(ip, now, captcha, attempt)
+        ok = passwords.verify_password(account.password_hash if account else passwords.dummy_hash(), password)
+        if account is None or not ok:
+            self._failed(subject, attempt, "login.failed", "Wrong password")
             raise InvalidCredentials()
-        if not passwords.verify_password(account.password_hash, password):
-            self._counters.add(ip_key, hour_end)
-            _, locked_until = self._state.record_failure(account.user_id, now, policy.LOCK_AFTER_FAILURES,
-                                                         policy.LOCK_SECONDS)
-            self._record(account.user_id, "login.failed", "Wrong password")
-            count("LoginFailed")
-            if locked_until and locked_until > now:
-                self._record(account.user_id, "account.locked", "Locked for 15 minutes after 5 failed sign-ins")
-                count("AccountLocked")
-            raise InvalidCredentials()
-        if account.failed_logins:
-            self._state.reset_failures(account.user_id)
+        self._state.settle_success(attempt)
+        self._counters.release(ip_key)
         if device_token and self._device_trusted(account, device_token, now):
             return self._signed_in(account, "Signed in on a trusted device")
         methods = ("sms", "totp") if account.totp_enabled else ("sms",)
         challenge = Challenge(new_id("ch"), "login", account.user_id, account.phone, methods,
-                              now + policy.CHALLENGE_SECONDS)
+                              now + policy.CHALLENGE_SECONDS, quota_key=account.phone)
         self._challenges.create(challenge)
         return MfaRequired(challenge.challenge_id, methods, mask_phone(account.phone), policy.CHALLENGE_SECONDS)
+
+    def _reserve_login(self, subject: str, now: int, captcha: _CaptchaGate) -> Attempt:
+        """One attempt for the account (or name): 423 while locked; past 3 failures only with a solved captcha."""
+        try:
+            try:
+                return self._state.reserve_attempt(subject, now, policy.CAPTCHA_AFTER_FAILURES,
+                                                   policy.LOCK_AFTER_FAILURES, policy.LOCK_SECONDS)
+            except AttemptRefused as refused:
+                if refused.locked_until is not None:
+                    raise
+                captcha.solve()
+                return self._state.reserve_attempt(subject, now, policy.LOCK_AFTER_FAILURES,
+                                                   policy.LOCK_AFTER_FAILURES, policy.LOCK_SECONDS)
+        except AttemptRefused as refused:
+            count("LoginLocked")
+            raise Locked(details={"retry_after": max(1, (refused.locked_until or now + 1) - now)}) from None
+
+    def _reserve_ip(self, ip: str, now: int, captcha: _CaptchaGate, attempt: Attempt) -> str:
+        """Count the attempt against its source address; past the threshold only with a solved captcha."""
+        hour, hour_end = policy.hour_window(now)
+        key = f"login-fail-ip#{ip}#{hour}"
+        if not captcha.solved:
+            try:
+                self._counters.hit(CounterLimit(key, self._config.ip_failures_before_captcha, hour_end), now)
+                return key
+            except RateLimited:
+                try:
+                    captcha.solve()
+                except DomainError:
+                    self._state.cancel_attempt(attempt, policy.LOCK_AFTER_FAILURES)
+                    raise
+        self._counters.add(key, hour_end)
+        return key
+
+    def _failed(self, subject: str, attempt: Attempt, action: str, summary: str) -> None:
+        """Record a wrong password (already counted by its reservation); the audit subject of an unknown name is
+        its hash, so both cases write the same."""
+        audit_subject = subject.partition("#")[2] if subject.startswith("user#") else subject
+        self._record(audit_subject, action, summary)
+        count("LoginFailed")
+        if attempt.lock_taken is not None:
+            self._record(audit_subject, "account.locked", "Locked for 15 minutes after 5 failed sign-ins")
+            count("AccountLocked")
+
+    def _reauthenticate(self, account: Account, password: str, what: str) -> None:
+        """Check the caller's password for a sensitive change, under the same failure counter and lock as login."""
+        now = self._now()
+        subject = policy.account_subject(account.user_id)
+        try:
+            attempt = self._state.reserve_attempt(subject, now, policy.LOCK_AFTER_FAILURES,
+                                                  policy.LOCK_AFTER_FAILURES, policy.LOCK_SECONDS)
+        except AttemptRefused as refused:
+            count("LoginLocked")
+            retry_after = max(1, (refused.locked_until or now + 1) - now)
+            raise Locked(details={"retry_after": retry_after}) from None
+        if not passwords.verify_password(account.password_hash, password):
+            self._failed(subject, attempt, "reauth.failed", f"Wrong password to {what}")
+            raise InvalidCredentials("The password is incorrect.")
+        self._state.settle_success(attempt)
 
     def _device_trusted(self, account: Account, token: str, now: int) -> bool:
         found = self._devices.get(policy.device_hash(token))
@@ -240,11 +296,20 @@ class AuthService:
         if challenge.phone is not None and not self._sms.allowed(challenge.phone):
             raise MethodUnavailable("Text messages cannot be sent to this number.")
         code = policy.new_code()
+        limits = policy.sms_limits(challenge.quota_key or challenge.phone, ip, now,
+                                   self._config.sms_per_ip_per_hour, challenge.purpose)
         self._challenges.send_code(challenge_id, policy.code_hash(self._keys("sms-code"), challenge_id, code), now,
-                                   policy.CODE_SECONDS, policy.RESEND_SECONDS,
-                                   policy.sms_limits(challenge.phone, ip, now, self._config.sms_per_ip_per_hour))
-        if challenge.phone is not None:  # a decoy (reset of an unknown account) never sends anything
+                                   policy.CODE_SECONDS, policy.RESEND_SECONDS, limits)
+        if challenge.phone is None:  # a decoy (reset of an unknown account) never sends anything
+            return
+        try:
             self._sms.send(challenge.phone, policy.sms_code_text(code))
+        except Exception:  # noqa: BLE001 - any SNS or network failure; undone, then a clean 503
+            # Only texts actually sent are charged: give back the quota and the resend window.
+            logger.exception("sms send failed", extra={"challenge_id": challenge_id})
+            count("SmsFailed")
+            self._challenges.unsend(challenge_id, now, challenge.last_sent_at, limits)
+            raise SmsUnavailable() from None
 
     def verify(self, challenge_id: str, method: str, code: str, trust_device: bool = False) -> SignedIn:
         """Complete a login challenge with an SMS or TOTP code."""
@@ -253,9 +318,10 @@ class AuthService:
         account = self._account(challenge.user_id)
         if method not in challenge.methods:
             raise MethodUnavailable()
+        attempt = self._take_attempt(challenge)
         ok = self._code_ok(challenge, code, now) if method == "sms" else self._totp_ok(account, code, now)
         if not ok:
-            self._wrong(challenge)
+            self._wrong(attempt)
         if not self._challenges.consume(challenge_id):
             raise ChallengeExpired()
         device_token = None
@@ -295,10 +361,18 @@ class AuthService:
                 return totp.timecode(at)
         return None
 
-    def _wrong(self, challenge: Challenge) -> None:
-        attempts = self._challenges.wrong_code(challenge.challenge_id)
+    def _take_attempt(self, challenge: Challenge) -> int:
+        """Reserve one code check on the challenge before comparing: at most 5 codes are ever checked."""
+        attempt = self._challenges.take_attempt(challenge.challenge_id, policy.MAX_CODE_ATTEMPTS)
+        if attempt is None:
+            count("CodeRejected")
+            raise ChallengeExpired()
+        return attempt
+
+    @staticmethod
+    def _wrong(attempt: int) -> None:
         count("CodeRejected")
-        if attempts >= policy.MAX_CODE_ATTEMPTS:
+        if attempt >= policy.MAX_CODE_ATTEMPTS:
             raise ChallengeExpired()
         raise InvalidCode()
 
@@ -309,23 +383,28 @@ class AuthService:
         self._check_captcha(captcha_id, captcha_answer)
         now = self._now()
         account = self._accounts.get_by_login(login)
+        # An unknown name is charged to the same reset quota (keyed by the name) with the same answers.
+        quota_key = account.phone if account else policy.name_subject(login)
         challenge = Challenge(new_id("ch"), "reset", account.user_id if account else None,
-                              account.phone if account else None, ("sms",), now + policy.CHALLENGE_SECONDS)
+                              account.phone if account else None, ("sms",), now + policy.CHALLENGE_SECONDS,
+                              quota_key=quota_key)
         self._challenges.create(challenge)
         hint = mask_phone(account.phone) if account else policy.fake_phone_hint(self._keys("reset-hint"), login)
-        # Not on the allow-list: nothing is sent, and the answer still does not tell.
-        with contextlib.suppress(MethodUnavailable):
+        # Not on the allow-list, or SNS failed (the send was undone, `/auth/sms` resends): the answer is the same
+        # 202 as for an unknown account, so neither tells whether the account exists.
+        with contextlib.suppress(MethodUnavailable, SmsUnavailable):
             self.send_code(challenge.challenge_id, ip)
-        if account:
-            self._record(account.user_id, "password.reset_requested", "Password reset requested by SMS")
+        self._record(account.user_id if account else quota_key, "password.reset_requested",
+                     "Password reset requested by SMS")
         return MfaRequired(challenge.challenge_id, ("sms",), hint, policy.CHALLENGE_SECONDS)
 
     def confirm_reset(self, challenge_id: str, code: str, new_password: str) -> None:
         """Set a new password with the texted code; ends every session and clears any lock."""
         now = self._now()
         challenge = self._live(challenge_id, now, purpose="reset")
+        attempt = self._take_attempt(challenge)
         if challenge.user_id is None or not self._code_ok(challenge, code, now):
-            self._wrong(challenge)
+            self._wrong(attempt)
         account = self._account(challenge.user_id)
         passwords.check_policy(new_password, account=account.account, phone=account.phone)
         if not self._challenges.consume(challenge_id):
@@ -342,15 +421,13 @@ class AuthService:
         """Re-authenticate with the password and text a code to the new number; returns the challenge id."""
         now = self._now()
         account = self._account(caller.user_id)
-        if not passwords.verify_password(account.password_hash, password):
-            self._state.record_failure(account.user_id, now, policy.LOCK_AFTER_FAILURES, policy.LOCK_SECONDS)
-            raise InvalidCredentials("The password is incorrect.")
+        self._reauthenticate(account, password, "change the phone number")
         if new_phone == account.phone or self._accounts.phone_taken(new_phone):
             raise Conflict("The phone number is already in use.", details={"fields": ["new_phone"]})
         if not self._sms.allowed(new_phone):
             raise MethodUnavailable("Text messages cannot be sent to this number.")
         challenge = Challenge(new_id("ch"), "phone_change", account.user_id, new_phone, ("sms",),
-                              now + policy.CHALLENGE_SECONDS)
+                              now + policy.CHALLENGE_SECONDS, quota_key=new_phone)
         self._challenges.create(challenge)
         self.send_code(challenge.challenge_id, ip)
         return challenge.challenge_id
@@ -361,8 +438,9 @@ class AuthService:
         challenge = self._live(challenge_id, now, purpose="phone_change")
         if challenge.user_id != caller.user_id or challenge.phone is None:
             raise ChallengeExpired()
+        attempt = self._take_attempt(challenge)
         if not self._code_ok(challenge, code, now):
-            self._wrong(challenge)
+            self._wrong(attempt)
         if not self._challenges.consume(challenge_id):
             raise ChallengeExpired()
         account = self._account(caller.user_id)
@@ -384,8 +462,7 @@ class AuthService:
     def change_password(self, caller: Principal, old_password: str, new_password: str) -> None:
         """Change the caller's password; every other session of the account ends."""
         account = self._account(caller.user_id)
-        if not passwords.verify_password(account.password_hash, old_password):
-            raise InvalidCredentials("The current password is incorrect.")
+        self._reauthenticate(account, old_password, "change the password")
         passwords.check_policy(new_password, account=account.account, phone=account.phone)
         self._accounts.set_password(account.user_id, passwords.hash_password(new_password), must_change=False)
         self._sessions.end_all(account.user_id, keep=caller.session_id)
@@ -411,9 +488,12 @@ class AuthService:
         if not account.totp_pending_secret:
             raise Conflict("Set up an authenticator first.")
         secret = self._box.open(account.totp_pending_secret, {"user_id": account.user_id})
+        key = self._take_totp_attempt(account.user_id)
         step = self._matching_step(secret, code, self._now())
         if step is None:
+            count("CodeRejected")
             raise InvalidCode()
+        self._counters.release(key)
         self._state.activate_totp(account.user_id, self._box.seal(secret, {"user_id": account.user_id}), step)
         self._record(account.user_id, "totp.enabled", "Authenticator app enabled")
 
@@ -421,10 +501,22 @@ class AuthService:
         account = self._account(caller.user_id)
         if not account.totp_enabled:
             raise NotFound("No authenticator is active.")
+        key = self._take_totp_attempt(account.user_id)
         if not self._totp_ok(account, code, self._now()):
+            count("CodeRejected")
             raise InvalidCode()
+        self._counters.release(key)
         self._state.clear_totp(account.user_id)
         self._record(account.user_id, "totp.disabled", "Authenticator app removed")
+
+    def _take_totp_attempt(self, user_id: str) -> str:
+        """At most 5 authenticator codes checked per account per 15 minutes outside a challenge (a stolen token
+        cannot guess its way to removing the authenticator); a right code gives its attempt back."""
+        now = self._now()
+        window = now - now % policy.LOCK_SECONDS
+        limit = CounterLimit(f"totp-try#{user_id}#{window}", policy.MAX_CODE_ATTEMPTS, window + policy.LOCK_SECONDS)
+        self._counters.hit(limit, now)
+        return limit.key
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -438,3 +530,18 @@ class AuthService:
         self._audit.record(AuditEvent(user_id, iso(utcnow()), action, summary, ref))
 
 
+
+
+class _CaptchaGate:
+    """The request's captcha, checked (and used up) only once a limit asks for it."""
+
+    def __init__(self, service: AuthService, captcha_id: str | None, answer: str | None):
+        self._service = service
+        self._captcha_id = captcha_id
+        self._answer = answer
+        self.solved = False
+
+    def solve(self) -> None:
+        if not self.solved:
+            self._service._check_captcha(self._captcha_id, self._answer)
+            self.solved = True

@@ -19,6 +19,11 @@ RESEND_SECONDS = 60
 MAX_CODE_ATTEMPTS = 5
 SMS_PER_PHONE_PER_HOUR = 5
 SMS_PER_PHONE_PER_DAY = 10
+# Reset texts have their own, lower quota: spamming resets must never use up the sign-in codes of the owner.
+RESET_SMS_PER_HOUR = 3
+RESET_SMS_PER_DAY = 5
+# How long the failure state of an unknown login name is kept (a real account's is kept for good).
+NAME_STATE_SECONDS = 30 * 24 * 3600
 CAPTCHA_SECONDS = 120
 CAPTCHA_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: readable on a phone
 DEVICE_TRUST_SECONDS = 30 * 24 * 3600
@@ -38,6 +43,8 @@ class Challenge:
     last_sent_at: int = 0
     attempts: int = 0
     used: bool = False
+    # What the SMS quotas count against: the phone, or for the decoy of an unknown reset the login name's hash.
+    quota_key: str | None = None
 
     def dead(self, now: int) -> bool:
         """Expired, used, or out of attempts: API.md answers `challenge_expired` from here on."""
@@ -53,6 +60,37 @@ class CounterLimit:
     window_ends_at: int
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A password attempt reserved before the password is checked (so no concurrency beats the limits).
+
+    `subject` is `user#<user_id>` for an account or `name#<hash>` for a login name no account has; both keep
+    the same failure counter and lock, so an unknown name answers exactly like a real account.
+    `lock_taken` is set when this was the last attempt allowed: the lock was taken up front and is lifted
+    again if the password turns out right.
+    """
+
+    subject: str
+    lock_taken: int | None = None
+
+
+class AttemptRefused(Exception):
+    """No attempt may be made now: locked until `locked_until`, or (None) a captcha must be solved first."""
+
+    def __init__(self, locked_until: int | None):
+        super().__init__("attempt refused")
+        self.locked_until = locked_until
+
+
+def account_subject(user_id: str) -> str:
+    return f"user#{user_id}"
+
+
+def name_subject(login: str) -> str:
+    """The attempt subject of a login name that no account has (normalised like account names)."""
+    return f"name#{hashlib.sha256(login.strip().lower().encode()).hexdigest()}"
+
+
 def hour_window(now: int) -> tuple[str, int]:
     start = now - now % 3600
     return str(start), start + 3600
@@ -63,13 +101,19 @@ def day_window(now: int) -> tuple[str, int]:
     return str(start), start + 86400
 
 
-def sms_limits(phone: str | None, ip: str, now: int, per_ip_per_hour: int) -> list[CounterLimit]:
+def sms_limits(quota_key: str | None, ip: str, now: int, per_ip_per_hour: int,
+               purpose: str = "login") -> list[CounterLimit]:
+    """The counters one text is charged to. Reset texts count against their own per-phone (or, for an unknown
+    account, per-name) quota, never against the sign-in codes' quota."""
     hour, hour_end = hour_window(now)
     day, day_end = day_window(now)
     limits = [CounterLimit(f"sms-ip#{ip}#{hour}", per_ip_per_hour, hour_end)]
-    if phone:
-        limits += [CounterLimit(f"sms-phone-h#{phone}#{hour}", SMS_PER_PHONE_PER_HOUR, hour_end),
-                   CounterLimit(f"sms-phone-d#{phone}#{day}", SMS_PER_PHONE_PER_DAY, day_end)]
+    if quota_key and purpose == "reset":
+        limits += [CounterLimit(f"sms-reset-h#{quota_key}#{hour}", RESET_SMS_PER_HOUR, hour_end),
+                   CounterLimit(f"sms-reset-d#{quota_key}#{day}", RESET_SMS_PER_DAY, day_end)]
+    elif quota_key:
+        limits += [CounterLimit(f"sms-phone-h#{quota_key}#{hour}", SMS_PER_PHONE_PER_HOUR, hour_end),
+                   CounterLimit(f"sms-phone-d#{quota_key}#{day}", SMS_PER_PHONE_PER_DAY, day_end)]
     return limits
 
 

@@ -13,7 +13,7 @@ from chalicelib.domain import passwords
 from chalicelib.domain.ids import iso, new_id, utcnow
 from chalicelib.domain.model import Account, AuditEvent, Building, Community, Principal, Role, Unit, UnitView
 from chalicelib.domain.ports import AccountRepository, AuditLog, CommunityRepository, Page, SessionRepository
-from chalicelib.errors import Forbidden, NotFound, field_error
+from chalicelib.errors import Conflict, Forbidden, NotFound, field_error
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,18 @@ class Directory:
         self._record(target.user_id, "account.unlocked", "Account unlocked by the property")
 
     def reset_password(self, caller: Principal, user_id: str) -> str:
-        """Give the account a new initial password (must change at next login) and end its sessions."""
+        """Give the account a new initial password (must change at next login), end its sessions and distrust
+        its devices. Never the caller's own account (409 `cannot_reset_self`)."""
+        if user_id == caller.user_id:
+            # A forced change of one's own password by the desk route would lock its caller out of every
+            # session at once; one's own password is changed with POST /auth/password.
+            raise Conflict("Change your own password with POST /auth/password.", code="cannot_reset_self")
         target = self._managed_account(caller, user_id)
         initial = passwords.generate_initial_password()
         self._accounts.set_password(target.user_id, passwords.hash_password(initial), must_change=True)
         self._accounts.clear_lock(target.user_id)
+        # Devices trusted before the reset must not skip the second factor (as after an SMS reset).
+        self._accounts.distrust_devices(target.user_id, int(self._clock().timestamp()))
         self._sessions.revoke_all(target.user_id)
         self._record(target.user_id, "password.reset_by_staff", "Password reset by the property")
         return initial

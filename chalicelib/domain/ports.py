@@ -36,6 +36,9 @@ class AccountRepository(Protocol):
 
     def clear_lock(self, user_id: str) -> None: ...
 
+    def distrust_devices(self, user_id: str, now: int) -> None:
+        """Devices trusted before `now` no longer skip the second factor."""
+
 
 class SessionRepository(Protocol):
     def create(self, session: Session) -> None: ...

@@ -192,6 +192,8 @@ def test_rotation_writes_a_document_the_keyring_accepts():
     assert ring.current()[0] == "k3"
     assert ring.get("k2") == Keyring(lambda: second).get("k2")
     assert ring.get("k1") is None
+    # and the long-lived key (receipt codes, payment ids) is the same after every rotation
+    assert ring.long_lived("receipt-code-v1") == Keyring(lambda: first).long_lived("receipt-code-v1")
 
 
 # --- functions ----------------------------------------------------------------------------------------------

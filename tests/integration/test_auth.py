@@ -285,16 +285,6 @@ def test_totp_setup_activate_sign_in_and_no_code_twice(api, world, clock):
     assert _challenge(api, owner)["methods"] == ["sms"]
 
 
-def test_unknown_account_pays_one_argon2_verification(api, monkeypatch):
-    from chalicelib.domain import passwords
-
-    calls = []
-    original = passwords.burn_verification
-    monkeypatch.setattr(passwords, "burn_verification", lambda p: calls.append(1) or original(p))
-    assert login_reply(api, "no-such-account-77", "some password").code == "invalid_credentials"
-    assert calls == [1]
-
-
 def test_login_history_records_success_failure_and_lock(api, world):
     from chalicelib.adapters.dynamo.models import AuditEventModel
 

@@ -178,6 +178,28 @@ def test_reset_password_ends_sessions_and_forces_a_change(api, world):
     assert api.get("/me", token=token).body["must_change_password"] is True
 
 
+def test_a_staff_reset_distrusts_the_devices_trusted_before_it(api, world):
+    from tests.integration.helpers import _TRUSTED_DEVICES
+
+    owner = world.owner()
+    device = _TRUSTED_DEVICES[owner.account]  # trusted at the owner's first sign-in
+    assert "access_token" in login_reply(api, owner.account, owner.password, device_token=device).body
+    reset = api.post(f"/staff/accounts/{owner.user_id}/reset-password", token=world.staff.token)
+    assert reset.status == 200
+    again = login_reply(api, owner.account, reset.body["initial_password"], device_token=device)
+    assert again.status == 200 and again.body["status"] == "mfa_required"
+
+
+def test_nobody_resets_their_own_password_through_the_desk_route(api, world, admin_token):
+    me = api.get("/me", token=admin_token).body["user_id"]
+    refused = api.post(f"/staff/accounts/{me}/reset-password", token=admin_token)
+    assert refused.status == 409 and refused.code == "cannot_reset_self"
+    assert api.get("/me", token=admin_token).status == 200  # still signed in, password unchanged
+    staff = world.staff
+    assert api.post(f"/staff/accounts/{staff.user_id}/reset-password",
+                    token=staff.token).code == "cannot_reset_self"
+
+
 def test_staff_cannot_reset_accounts_outside_their_communities(api, world, admin_token):
     from tests.integration.helpers import make_world
 

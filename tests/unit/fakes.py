@@ -59,6 +59,9 @@ class FakeAccounts:
         account = self._existing(user_id)
         account.failed_logins, account.locked_until = 0, None
 
+    def distrust_devices(self, user_id: str, now: int) -> None:
+        self._existing(user_id).devices_valid_after = now
+
     def _existing(self, user_id: str) -> Account:
         if user_id not in self.items:
             raise NotFound()

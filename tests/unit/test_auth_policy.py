@@ -28,8 +28,14 @@ def test_sms_limits_cover_ip_hour_phone_hour_and_phone_day():
     assert limits[0].window_ends_at == 10_800 and limits[2].window_ends_at == 86_400
 
 
-def test_sms_limits_for_a_decoy_challenge_only_count_the_address():
-    assert len(policy.sms_limits(None, "1.2.3.4", 0, 20)) == 1
+def test_reset_texts_have_their_own_lower_quota():
+    limits = policy.sms_limits("+8613800138000", "1.2.3.4", 0, 20, purpose="reset")
+    assert [(limit.key.split("#")[0], limit.limit) for limit in limits] == [
+        ("sms-ip", 20), ("sms-reset-h", 3), ("sms-reset-d", 5)]
+    # the decoy of an unknown account is charged by its name's key, the same way
+    decoy = policy.sms_limits(policy.name_subject("Nobody"), "1.2.3.4", 0, 20, purpose="reset")
+    assert [limit.limit for limit in decoy] == [20, 3, 5]
+    assert policy.name_subject(" Nobody ") == policy.name_subject("nobody")
 
 
 def test_codes_are_six_digits_and_hashed_with_their_challenge():

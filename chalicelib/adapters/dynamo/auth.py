@@ -6,7 +6,9 @@ code compares the stored expiry with the clock itself (TTL deletion is late, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -15,8 +17,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
 from chalicelib.adapters.dynamo.models import AccountModel
 from chalicelib.adapters.dynamo.repositories import connection
-from chalicelib.domain.authflow import Challenge, CounterLimit
+from chalicelib.domain.authflow import Attempt, AttemptRefused, Challenge, CounterLimit
 from chalicelib.errors import RateLimited
+from chalicelib.observability import logger
 
 
 def _ttl(epoch: float, grace: int = 3600) -> datetime:
@@ -37,6 +40,7 @@ class ChallengeModel(Model):
     attempts = IntAttribute(default=0)
     used = BooleanAttribute(default=False)
     expires_at = NumberAttribute()
+    quota_key = UnicodeAttribute(null=True)  # what the SMS quotas count against (phone, or a name's hash)
     ttl = TTLAttribute()
 
 
@@ -58,6 +62,7 @@ class CounterModel(Model):
     key = UnicodeAttribute(hash_key=True)
     hits = IntAttribute(default=0)
     window_ends_at = NumberAttribute()
+    locked_until = NumberAttribute(null=True)  # only on the login state of an unknown name (`login-name#...`)
     ttl = TTLAttribute()
 
 
@@ -78,6 +83,7 @@ class DynamoChallenges:
     def create(self, challenge: Challenge) -> None:
         ChallengeModel(challenge.challenge_id, purpose=challenge.purpose, user_id=challenge.user_id,
                        phone=challenge.phone, methods=list(challenge.methods), expires_at=challenge.expires_at,
+                       quota_key=challenge.quota_key,
                        ttl=_ttl(challenge.expires_at)).save(condition=ChallengeModel.challenge_id.does_not_exist())
 
     def get(self, challenge_id: str) -> Challenge | None:
@@ -87,7 +93,7 @@ class DynamoChallenges:
             return None
         return Challenge(m.challenge_id, m.purpose, m.user_id, m.phone, tuple(m.methods or ()), int(m.expires_at),
                          m.code_hash, int(m.code_expires_at) if m.code_expires_at else None,
-                         int(m.last_sent_at or 0), m.attempts or 0, bool(m.used))
+                         int(m.last_sent_at or 0), m.attempts or 0, bool(m.used), m.quota_key)
 
     def send_code(self, challenge_id: str, code_hash: str, now: int, code_ttl: int, resend_after: int,
                   limits: list[CounterLimit]) -> None:
@@ -116,10 +122,34 @@ class DynamoChallenges:
                        if reason is not None and reason.code == "ConditionalCheckFailed"]
             raise RateLimited(max((b.window_ends_at - now for b in blocked), default=60)) from None
 
-    def wrong_code(self, challenge_id: str) -> int:
-        """Count a wrong code atomically; returns the attempts so far."""
+    def unsend(self, challenge_id: str, sent_at: int, previous_sent_at: int, limits: list[CounterLimit]) -> None:
+        """Undo `send_code` after the text could not be sent: the resend window and every counter go back, and
+        the undelivered code is forgotten. Only the send made at `sent_at` is undone."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(ChallengeModel(challenge_id), actions=[
+                    ChallengeModel.last_sent_at.set(previous_sent_at), ChallengeModel.code_hash.remove(),
+                    ChallengeModel.code_expires_at.remove()], condition=ChallengeModel.last_sent_at == sent_at)
+                for limit in limits:
+                    tx.update(CounterModel(limit.key), actions=[CounterModel.hits.add(-1)],
+                              condition=CounterModel.hits > 0)
+        except TransactWriteError as error:
+            if not is_conditional_failure(error):
+                raise
+            logger.warning("sms send not undone: state moved on", extra={"challenge_id": challenge_id})
+
+    def take_attempt(self, challenge_id: str, max_attempts: int) -> int | None:
+        """Reserve one code check before the code is compared: at most `max_attempts` checks ever happen, however
+        many requests race. Returns the attempt's number, or None when none is left (or the challenge is used)."""
         m = ChallengeModel(challenge_id)
-        m.update(actions=[ChallengeModel.attempts.add(1)])
+        try:
+            m.update(actions=[ChallengeModel.attempts.add(1)],
+                     condition=ChallengeModel.challenge_id.exists() & (ChallengeModel.used == False)  # noqa: E712
+                     & (ChallengeModel.attempts.does_not_exist() | (ChallengeModel.attempts < max_attempts)))
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
         return m.attempts
 
     def consume(self, challenge_id: str) -> bool:
@@ -153,6 +183,14 @@ class DynamoCounters:
             if is_conditional_failure(error):
                 raise RateLimited(max(1, limit.window_ends_at - now)) from None
             raise
+
+    def release(self, key: str) -> None:
+        """Give back one hit taken with `hit` (the event it reserved for did not happen)."""
+        try:
+            CounterModel(key).update(actions=[CounterModel.hits.add(-1)], condition=CounterModel.hits > 0)
+        except UpdateError as error:
+            if not is_conditional_failure(error):
+                raise
 
     def add(self, key: str, window_ends_at: int) -> int:
         """Count one event without a limit; returns the new count."""
@@ -203,40 +241,64 @@ class DynamoDevices:
 class DynamoLoginState:
     """Per-account login state on the accounts table: failure counter, lock, TOTP, device trust epoch."""
 
-    def record_failure(self, user_id: str, now: int, lock_after: int, lock_seconds: int) -> tuple[int, int | None]:
-        """Count a wrong password atomically; lock when the count reaches `lock_after`.
+    def reserve_attempt(self, subject: str, now: int, allowed: int, lock_after: int, lock_seconds: int) -> Attempt:
+        """Take one password attempt atomically before the password is checked.
 
-        Returns (failures, locked_until). A failure during a lock is not counted and does not extend it.
+        At most `allowed` consecutive failures may be in the counter (a captcha raises `allowed` from 3 to 5);
+        the attempt that can be the `lock_after`-th failure takes the lock up front. Raises `AttemptRefused`
+        while locked (a refused attempt neither counts nor extends the lock) or when `allowed` is reached.
         """
-        account = AccountModel(user_id)
+        item, count, lock, guard, extra = _attempt_target(subject, now)
+        free = lock.does_not_exist() | (lock <= now)
+        for _ in range(3):  # a success resetting the counter meanwhile can make a refusal stale: try again
+            try:
+                item.update(actions=[count.add(1), *extra], condition=guard & free & (
+                    count.does_not_exist() | (count < min(allowed, lock_after - 1))))
+                return Attempt(subject)
+            except UpdateError as error:
+                if not is_conditional_failure(error):
+                    raise
+            if allowed >= lock_after:
+                until = now + lock_seconds
+                try:
+                    # Only one attempt can be the last: it locks before checking, so none can race past it.
+                    item.update(actions=[lock.set(until), count.set(0), *extra],
+                                condition=guard & free & (count == lock_after - 1))
+                    return Attempt(subject, lock_taken=until)
+                except UpdateError as error:
+                    if not is_conditional_failure(error):
+                        raise
+            failures, locked_until = _attempt_state(subject)
+            if locked_until and locked_until > now:
+                raise AttemptRefused(locked_until)
+            if failures >= allowed:
+                raise AttemptRefused(None)
+        raise AttemptRefused(None)
+
+    def settle_success(self, attempt: Attempt) -> None:
+        """The password was right: the failures start again from zero, and a lock this attempt took is lifted."""
+        item, count, lock, guard, _ = _attempt_target(attempt.subject, 0)
         try:
-            account.update(actions=[AccountModel.failed_logins.add(1)],
-                           condition=AccountModel.user_id.exists()
-                           & (AccountModel.locked_until.does_not_exist() | (AccountModel.locked_until <= now)))
-        except UpdateError as error:
-            if is_conditional_failure(error):
-                current = AccountModel.get(user_id, consistent_read=True)
-                return current.failed_logins, int(current.locked_until) if current.locked_until else None
-            raise
-        failures = account.failed_logins
-        if failures < lock_after:
-            return failures, None
-        until = now + lock_seconds
-        try:
-            # Only the attempt that crossed the threshold sets the lock; concurrent ones find it set.
-            AccountModel(user_id).update(
-                actions=[AccountModel.locked_until.set(until), AccountModel.failed_logins.set(0)],
-                condition=AccountModel.failed_logins >= lock_after)
+            if attempt.lock_taken is not None:
+                item.update(actions=[count.set(0), lock.remove()], condition=guard & (lock == attempt.lock_taken))
+            else:
+                item.update(actions=[count.set(0)], condition=guard)
         except UpdateError as error:
             if not is_conditional_failure(error):
                 raise
-            current = AccountModel.get(user_id, consistent_read=True)
-            return failures, int(current.locked_until) if current.locked_until else None
-        return failures, until
 
-    def reset_failures(self, user_id: str) -> None:
-        AccountModel(user_id).update(actions=[AccountModel.failed_logins.set(0)],
-                                     condition=AccountModel.user_id.exists())
+    def cancel_attempt(self, attempt: Attempt, lock_after: int) -> None:
+        """Give an attempt back unchecked (the request was refused for another reason, e.g. a missing captcha)."""
+        item, count, lock, guard, _ = _attempt_target(attempt.subject, 0)
+        try:
+            if attempt.lock_taken is not None:
+                item.update(actions=[count.set(lock_after - 1), lock.remove()],
+                            condition=guard & (lock == attempt.lock_taken))
+            else:
+                item.update(actions=[count.add(-1)], condition=guard & (count > 0))
+        except UpdateError as error:
+            if not is_conditional_failure(error):
+                raise
 
     def set_totp_pending(self, user_id: str, sealed: str | None) -> None:
         action = AccountModel.totp_pending_secret.set(sealed) if sealed else AccountModel.totp_pending_secret.remove()
@@ -271,3 +333,30 @@ class DynamoLoginState:
                                      condition=AccountModel.user_id.exists())
 
 
+
+
+def _attempt_target(subject: str, now: int) -> tuple[Any, Any, Any, Any, list[Any]]:
+    """Where a subject's failures live: an account on its own item, an unknown name on a counter item (kept
+    30 days). Both are one conditional update per attempt, so the two cost the same."""
+    from chalicelib.domain.authflow import NAME_STATE_SECONDS
+
+    kind, _, ident = subject.partition("#")
+    if kind == "user":
+        return (AccountModel(ident), AccountModel.failed_logins, AccountModel.locked_until,
+                AccountModel.user_id.exists(), [])
+    keep = now + NAME_STATE_SECONDS
+    return (CounterModel(f"login-name#{ident}"), CounterModel.hits, CounterModel.locked_until,
+            CounterModel.key.does_not_exist() | CounterModel.key.exists(),
+            [CounterModel.window_ends_at.set(keep), CounterModel.ttl.set(_ttl(keep, grace=0))] if now else [])
+
+
+def _attempt_state(subject: str) -> tuple[int, int | None]:
+    kind, _, ident = subject.partition("#")
+    read: Callable[[], Any] = ((lambda: AccountModel.get(ident, consistent_read=True)) if kind == "user"
+                               else (lambda: CounterModel.get(f"login-name#{ident}", consistent_read=True)))
+    try:
+        m = read()
+    except DoesNotExist:
+        return 0, None
+    failures = m.failed_logins if kind == "user" else m.hits
+    return failures or 0, int(m.locked_until) if m.locked_until else None

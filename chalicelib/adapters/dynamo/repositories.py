@@ -79,6 +79,9 @@ def account_from_model(m: AccountModel) -> Account:
     )
 
 
+_NO_ACCOUNT = "u_none"  # never issued (ids are `u_` + random): the stand-in read for an unknown login
+
+
 class DynamoAccounts:
     def get(self, user_id: str) -> Account | None:
         try:
@@ -87,10 +90,12 @@ class DynamoAccounts:
             return None
 
     def get_by_login(self, login: str) -> Account | None:
+        """Two reads whether or not the login exists, so the time taken does not tell (API.md §3)."""
         key = phone_key(login) if login.startswith("+") else account_key(login)
         try:
             claim = UniqueKeyModel.get(key)
         except DoesNotExist:
+            self.get(_NO_ACCOUNT)
             return None
         return self.get(claim.owner_id)
 
@@ -149,6 +154,10 @@ class DynamoAccounts:
 
     def clear_lock(self, user_id: str) -> None:
         self._update(user_id, [AccountModel.failed_logins.set(0), AccountModel.locked_until.remove()])
+
+    def distrust_devices(self, user_id: str, now: int) -> None:
+        """Void every device trusted before `now` (they need the second factor again)."""
+        self._update(user_id, [AccountModel.devices_valid_after.set(now)])
 
     @staticmethod
     def _update(user_id: str, actions: list[Any]) -> None:

@@ -7,6 +7,8 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,3 +269,32 @@ def take_jobs(match: str, queue: str = "jobs") -> list[dict[str, Any]]:
         found += [json.loads(m["Body"]) for m in messages if match in m["Body"]]
         sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                         for i, m in enumerate(messages)])
+
+
+@contextmanager
+def answers_lost(client: Any, operation: str) -> Iterator[dict[str, int]]:
+    """Every `operation` call on the botocore `client` reaches the emulator and is applied, but its answer is
+    lost on the way back: botocore retries it, exactly as after a read timeout or a reset connection.
+
+    Botocore asks its `needs-retry` handlers after each attempt; this one, asked first, says "retry now" after
+    a successful first attempt. Yields a counter of the answers lost.
+    """
+    lost = {"answers": 0}
+
+    def lose_first_answer(attempts: int, response: Any, **_: Any) -> int | None:
+        if attempts == 1 and response is not None and response[0].status_code == 200:
+            lost["answers"] += 1
+            return 0
+        return None
+
+    event, unique_id = f"needs-retry.dynamodb.{operation}", f"answers-lost-{operation}"
+    client.meta.events.register_first(event, lose_first_answer, unique_id=unique_id)
+    try:
+        yield lost
+    finally:
+        client.meta.events.unregister(event, unique_id=unique_id)
+
+
+def model_client(model: Any) -> Any:
+    """The botocore client a PynamoDB model's single-item calls go through."""
+    return model._get_connection().connection.client

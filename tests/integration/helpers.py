@@ -7,7 +7,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -298,3 +298,53 @@ def answers_lost(client: Any, operation: str) -> Iterator[dict[str, int]]:
 def model_client(model: Any) -> Any:
     """The botocore client a PynamoDB model's single-item calls go through."""
     return model._get_connection().connection.client
+
+
+RACE_HANG_GUARD_SECONDS = 600  # only a broken test waits this long at a barrier; load never does
+
+
+@contextmanager
+def read_together(owner: Any, name: str, parties: int) -> Iterator[None]:
+    """While inside, the first call each of `parties` threads makes to `owner.name` returns only once all of
+    them have made it: every racer has read the state before any of them writes — the interleaving a race
+    needs — whatever the scheduler does. Outside, `owner.name` is back to normal."""
+    barrier = threading.Barrier(parties, timeout=RACE_HANG_GUARD_SECONDS)
+    original = getattr(owner, name)
+    shadowed = name in vars(owner)
+    seen = threading.local()
+
+    def first_together(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not getattr(seen, "done", False):
+            seen.done = True
+            barrier.wait()
+        return result
+
+    setattr(owner, name, first_together)
+    try:
+        yield
+    finally:
+        if shadowed:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)
+
+
+def race(attempts: list[Callable[[], Any]]) -> list[Any]:
+    """Run each attempt in its own thread, all released at once; their results (or exceptions), in order."""
+    gate = threading.Barrier(len(attempts), timeout=RACE_HANG_GUARD_SECONDS)
+    results: list[Any] = [None] * len(attempts)
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = attempts[i]()
+        except Exception as error:
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 INFRA_STAMP := $(VENV)/.infra-installed
+PYTEST := $(PY) -m pytest
 
-.PHONY: run test lint bench install clean infra-check
+.PHONY: run test test-contended lint bench install clean infra-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,15 @@ run: $(STAMP)
 
 test: $(STAMP) infra-check
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PYTEST)
+
+# The same suite on a deliberately contended CPU, to show it does not depend on the machine being fast or idle:
+# CONTENDERS busy-loop processes run beside it and stop when it ends, however it ends (tests/contend.py).
+# CONTENDED_NICE > 0 also lowers the suite's own priority. Slow on purpose; not part of every CI run.
+CONTENDERS ?= 2
+CONTENDED_NICE ?= 0
+test-contended: $(STAMP)
+	$(PY) -m tests.contend --workers $(CONTENDERS) --nice $(CONTENDED_NICE) -- $(PYTEST)
 
 $(INFRA_STAMP): $(STAMP) infra/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -19,6 +20,12 @@ os.environ.setdefault("CAPTCHA_TEST_ANSWER", "TEST42")
 from devstack import environment  # noqa: E402
 
 environment.apply("test", None)
+
+# How long Hypothesis takes to generate or run an example depends on the machine's load, not on the code under
+# test: no per-example deadline, and no health checks that time generation (a loaded CI box fails them at random).
+settings.register_profile("suite", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.isolation import isolate_writes
-from tests.integration.helpers import ADMIN_PASSWORD, Api, World, login, make_world
+from tests.integration.helpers import ADMIN_PASSWORD, Api, FreshTokens, World, make_world
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +40,17 @@ def api(aws):
 
 
 @pytest.fixture(scope="session")
-def admin_token(api) -> str:
-    return login(api, "admin", ADMIN_PASSWORD)
+def admin(api) -> FreshTokens:
+    """The admin, signed in once for the session; its token is renewed before it expires."""
+    return FreshTokens(api, "admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture
-def world(api, admin_token) -> World:
-    return make_world(api, admin_token)
+def admin_token(admin) -> str:
+    """An admin access token for one test (fresh for at least half its lifetime)."""
+    return admin.token
+
+
+@pytest.fixture
+def world(api, admin) -> World:
+    return make_world(api, admin)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,13 +134,54 @@ def login(api: Api, account: str, password: str) -> str:
     return login_tokens(api, account, password)["access_token"]
 
 
+def _monotonic() -> float:
+    """The clock `FreshTokens` ages tokens by (a module function, so a test can move it with time-travel)."""
+    return time.monotonic()
+
+
+class FreshTokens:
+    """A signed-in account whose access token is always fresh, for fixtures that outlive one test.
+
+    Access tokens live 15 minutes; a suite on a slow machine runs far longer. Once half the token's lifetime
+    has passed, `token` rotates the refresh token (POST /auth/refresh) — or, if the session is gone, signs in
+    again from this device, which is trusted — so a token handed out is good for at least 7 more minutes.
+    """
+
+    def __init__(self, api: Any, account: str, password: str, answer: dict[str, Any] | None = None):
+        self.api = api
+        self.account = account
+        self.password = password
+        self._lock = threading.Lock()
+        self._take(answer or login_tokens(api, account, password))
+
+    def _take(self, answer: dict[str, Any]) -> None:
+        self._answer = answer
+        self._renew_at = _monotonic() + answer["expires_in"] / 2
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            if _monotonic() >= self._renew_at:
+                self._renew()
+            return self._answer["access_token"]
+
+    def _renew(self) -> None:
+        rotated = self.api.post("/auth/refresh", {"refresh_token": self._answer["refresh_token"]})
+        self._take(rotated.body if rotated.status == 200 else login_tokens(self.api, self.account, self.password))
+
+
 @dataclass
 class Person:
     user_id: str
     account: str
     password: str
     phone: str
-    token: str
+    session: FreshTokens
+
+    @property
+    def token(self) -> str:
+        """An access token of this person's sign-in, renewed when it gets old."""
+        return self.session.token
 
 
 @dataclass
@@ -144,13 +189,18 @@ class World:
     """A fresh community with two buildings, three units, a staff member and a technician."""
 
     api: Api
-    admin: str
+    admin_session: FreshTokens | str  # a `str` is a token its maker keeps fresh
     community_id: str
     building_ids: list[str]
     unit_ids: list[str]
     staff: Person | None = None
     technician: Person | None = None
     owners: list[Person] = field(default_factory=list)
+
+    @property
+    def admin(self) -> str:
+        """The admin's access token."""
+        return self.admin_session if isinstance(self.admin_session, str) else self.admin_session.token
 
     def owner(self, unit_ids: list[str] | None = None, name: str = "张三") -> Person:
         """Issue an owner account for `unit_ids` (default: the first unit), sign in and set a password."""
@@ -166,14 +216,18 @@ class World:
 
 def activate(api: Api, user_id: str, account: str, initial_password: str, phone: str) -> Person:
     """First sign-in of a new account: replace the initial password as the API requires."""
-    token = login(api, account, initial_password)
+    answer = login_tokens(api, account, initial_password)
     password = f"new-{secrets.token_hex(8)}-pass"
-    changed = api.post("/auth/password", {"old_password": initial_password, "new_password": password}, token=token)
+    changed = api.post("/auth/password", {"old_password": initial_password, "new_password": password},
+                       token=answer["access_token"])
     assert changed.status == 204, changed.body
-    return Person(user_id, account, password, phone, token)
+    return Person(user_id, account, password, phone, FreshTokens(api, account, password, answer))
 
 
-def make_world(api: Api, admin: str) -> World:
+def make_world(api: Api, admin: FreshTokens | str) -> World:
+    """A fresh community built by the admin (`admin`: its sign-in, or an access token its caller keeps fresh)."""
+    signed_in = admin
+    admin = admin if isinstance(admin, str) else admin.token
     community = api.post("/staff/communities", {"name": "测试小区", "address": "上海市测试路1号"}, token=admin)
     assert community.status == 201, community.body
     cid = community.body["community_id"]
@@ -185,7 +239,7 @@ def make_world(api: Api, admin: str) -> World:
                                           "floor": 1, "area_m2": 89.56, "layout": "3室2厅1卫"}, token=admin)
         assert reply.status == 201, reply.body
         units.append(reply.body["unit_id"])
-    world = World(api, admin, cid, buildings, units)
+    world = World(api, signed_in, cid, buildings, units)
     for role in ("staff", "technician"):
         phone, account = random_phone(), random_account(role)
         created = api.post("/staff/users", {"name": role, "phone": phone, "role": role, "account": account,
@@ -215,3 +269,82 @@ def take_jobs(match: str, queue: str = "jobs") -> list[dict[str, Any]]:
         found += [json.loads(m["Body"]) for m in messages if match in m["Body"]]
         sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                         for i, m in enumerate(messages)])
+
+
+@contextmanager
+def answers_lost(client: Any, operation: str) -> Iterator[dict[str, int]]:
+    """Every `operation` call on the botocore `client` reaches the emulator and is applied, but its answer is
+    lost on the way back: botocore retries it, exactly as after a read timeout or a reset connection.
+
+    Botocore asks its `needs-retry` handlers after each attempt; this one, asked first, says "retry now" after
+    a successful first attempt. Yields a counter of the answers lost.
+    """
+    lost = {"answers": 0}
+
+    def lose_first_answer(attempts: int, response: Any, **_: Any) -> int | None:
+        if attempts == 1 and response is not None and response[0].status_code == 200:
+            lost["answers"] += 1
+            return 0
+        return None
+
+    event, unique_id = f"needs-retry.dynamodb.{operation}", f"answers-lost-{operation}"
+    client.meta.events.register_first(event, lose_first_answer, unique_id=unique_id)
+    try:
+        yield lost
+    finally:
+        client.meta.events.unregister(event, unique_id=unique_id)
+
+
+def model_client(model: Any) -> Any:
+    """The botocore client a PynamoDB model's single-item calls go through."""
+    return model._get_connection().connection.client
+
+
+RACE_HANG_GUARD_SECONDS = 600  # only a broken test waits this long at a barrier; load never does
+
+
+@contextmanager
+def read_together(owner: Any, name: str, parties: int) -> Iterator[None]:
+    """While inside, the first call each of `parties` threads makes to `owner.name` returns only once all of
+    them have made it: every racer has read the state before any of them writes — the interleaving a race
+    needs — whatever the scheduler does. Outside, `owner.name` is back to normal."""
+    barrier = threading.Barrier(parties, timeout=RACE_HANG_GUARD_SECONDS)
+    original = getattr(owner, name)
+    shadowed = name in vars(owner)
+    seen = threading.local()
+
+    def first_together(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not getattr(seen, "done", False):
+            seen.done = True
+            barrier.wait()
+        return result
+
+    setattr(owner, name, first_together)
+    try:
+        yield
+    finally:
+        if shadowed:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)
+
+
+def race(attempts: list[Callable[[], Any]]) -> list[Any]:
+    """Run each attempt in its own thread, all released at once; their results (or exceptions), in order."""
+    gate = threading.Barrier(len(attempts), timeout=RACE_HANG_GUARD_SECONDS)
+    results: list[Any] = [None] * len(attempts)
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = attempts[i]()
+        except Exception as error:
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -184,10 +184,12 @@ def _sweep_at(moment: datetime):
 
 
 def test_door_access_sweep_expires_lapsed_grants_once(api, world, door_events):
+    from chalicelib.domain.ids import utcnow
+    from chalicelib.domain.reminders import business_today
     from chalicelib.events import schedules
 
     owner = world.owner()
-    today = date.today()
+    today = business_today(utcnow())  # the date in Asia/Shanghai, where access ends (not the machine's date)
     lapsing = _member(api, owner, world.unit_ids[0], access_until=today.isoformat())
     lasting = _member(api, owner, world.unit_ids[0], name="王五", access_until=(today + timedelta(days=9)).isoformat())
     # the scheduled job run now expires neither

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.integration.helpers import race, read_together
 from tests.repairs_images import exif_of, jpeg_with_gps, png_bomb
 
 ETA = "2026-11-26T02:00:00Z"
@@ -313,3 +314,28 @@ def test_a_write_based_on_a_stale_version_is_refused_by_dynamodb(world):
     with pytest.raises(Conflict):
         deps.repairs_repository().update(stale, move(stale, "cancelled", "owner", "owner", "2026-11-25T00:00:00Z"))
     assert deps.repairs_repository().get(repair_id).status == "assigned"
+
+
+def test_two_status_changes_that_read_the_same_version_one_wins(world):
+    # The e2e race (technician and staff accept at once) through the domain, with the interleaving forced:
+    # both read the request before either writes. The version condition lets exactly one through.
+    from chalicelib import deps
+    from chalicelib.errors import Conflict
+
+    owner = world.owner()
+    repair_id = new_repair(world, owner)["repair_id"]
+    assert assign(world, repair_id).status == 200
+    service = deps.repair_service()
+    callers = [deps.session_service().authenticate(p.token) for p in (world.technician, world.staff)]
+
+    def accept(caller):
+        try:
+            return service.set_status(caller, repair_id, "accepted", None).status
+        except Conflict:
+            return "conflict"
+
+    with read_together(deps.repairs_repository(), "get", 2):
+        outcomes = race([lambda c=c: accept(c) for c in callers])
+    assert sorted(outcomes) == ["accepted", "conflict"]
+    timeline = world.api.get(f"/repairs/{repair_id}", token=owner.token).body["timeline"]
+    assert [e["status"] for e in timeline].count("accepted") == 1

@@ -14,7 +14,14 @@ from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import (
+    IntAttribute,
+    Model,
+    is_conditional_failure,
+    save_once,
+    table_meta,
+    update_once,
+)
 from chalicelib.adapters.dynamo.models import AccountModel
 from chalicelib.adapters.dynamo.repositories import connection
 from chalicelib.domain.authflow import Attempt, AttemptRefused, Challenge, CounterLimit
@@ -81,10 +88,11 @@ AUTH_MODELS: list[type[Model]] = [ChallengeModel, CaptchaModel, CounterModel, Tr
 
 class DynamoChallenges:
     def create(self, challenge: Challenge) -> None:
-        ChallengeModel(challenge.challenge_id, purpose=challenge.purpose, user_id=challenge.user_id,
-                       phone=challenge.phone, methods=list(challenge.methods), expires_at=challenge.expires_at,
-                       quota_key=challenge.quota_key,
-                       ttl=_ttl(challenge.expires_at)).save(condition=ChallengeModel.challenge_id.does_not_exist())
+        save_once(ChallengeModel(challenge.challenge_id, purpose=challenge.purpose, user_id=challenge.user_id,
+                                 phone=challenge.phone, methods=list(challenge.methods),
+                                 expires_at=challenge.expires_at, quota_key=challenge.quota_key,
+                                 ttl=_ttl(challenge.expires_at)),
+                  ChallengeModel.challenge_id.does_not_exist())
 
     def get(self, challenge_id: str) -> Challenge | None:
         try:
@@ -155,8 +163,8 @@ class DynamoChallenges:
     def consume(self, challenge_id: str) -> bool:
         """Mark the challenge used; False if it was already used (a code is good once)."""
         try:
-            ChallengeModel(challenge_id).update(actions=[ChallengeModel.used.set(True)],
-                                                condition=ChallengeModel.used == False)  # noqa: E712
+            update_once(ChallengeModel(challenge_id), [ChallengeModel.used.set(True)],
+                        ChallengeModel.used == False)  # noqa: E712
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False
@@ -209,15 +217,15 @@ class DynamoCounters:
 
 class DynamoCaptchas:
     def create(self, captcha_id: str, answer_hash: str, expires_at: int) -> None:
-        CaptchaModel(captcha_id, answer_hash=answer_hash, expires_at=expires_at, ttl=_ttl(expires_at)).save(
-            condition=CaptchaModel.captcha_id.does_not_exist())
+        save_once(CaptchaModel(captcha_id, answer_hash=answer_hash, expires_at=expires_at, ttl=_ttl(expires_at)),
+                  CaptchaModel.captcha_id.does_not_exist())
 
     def consume(self, captcha_id: str) -> tuple[str, int] | None:
         """Use a captcha once: returns (answer hash, expiry), or None if unknown or already used."""
         try:
             m = CaptchaModel(captcha_id)
-            m.update(actions=[CaptchaModel.used.set(True)],
-                     condition=CaptchaModel.captcha_id.exists() & (CaptchaModel.used == False))  # noqa: E712
+            update_once(m, [CaptchaModel.used.set(True)],
+                        CaptchaModel.captcha_id.exists() & (CaptchaModel.used == False))  # noqa: E712
         except UpdateError as error:
             if is_conditional_failure(error):
                 return None

@@ -1,14 +1,20 @@
-"""Shared PynamoDB plumbing: per-stage table names, common attributes and error translation."""
+"""Shared PynamoDB plumbing: per-stage table names, the base model, retry-safe conditional writes and error
+translation."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any
 
-from pynamodb.attributes import Attribute
+from pynamodb import models
+from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
-from pynamodb.models import Model
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
+from chalicelib.observability import logger
 from chalicelib.settings import resource_name
 
 
@@ -40,6 +46,54 @@ class IntAttribute(Attribute[int]):
         return int(value)
 
 
+class Model(models.Model):
+    """The base of every table's model. `write_token` names the conditional write that last stored the item
+    (see `save_once`); it is only ever compared, never shown."""
+
+    write_token = UnicodeAttribute(null=True)
+
+
+def save_once(model: Model, condition: Condition) -> None:
+    """`model.save(condition=condition)` that a retry of its own cannot turn into a conflict.
+
+    botocore retries a PutItem whose answer was lost (a read timeout, a reset connection) although DynamoDB
+    had applied it; the retry then fails the item's own `attribute_not_exists` and the create would look like
+    a conflict. Every such write carries a fresh token: on a conditional failure the item is read back
+    (consistent read) and, if it holds our token, the write did happen and this is a success. Anything else is
+    the real conflict and `PutError` is raised as before.
+    """
+    token = secrets.token_urlsafe(12)
+    model.write_token = token
+    try:
+        model.save(condition=condition)
+    except PutError as error:
+        if not is_conditional_failure(error) or not _holds_token(model, token):
+            raise
+        logger.info("conditional write found already applied", extra={"table": model.Meta.table_name})
+
+
+def update_once(model: Model, actions: list[Action], condition: Condition) -> None:
+    """`model.update(actions, condition)` for a claim (create-or-take, take-once), safe to retry like
+    `save_once`: afterwards `model` holds the stored item. `UpdateError` on the real conflict."""
+    token = secrets.token_urlsafe(12)
+    try:
+        model.update(actions=[*actions, type(model).write_token.set(token)], condition=condition)
+    except UpdateError as error:
+        if not is_conditional_failure(error) or not _holds_token(model, token):
+            raise
+        logger.info("conditional write found already applied", extra={"table": model.Meta.table_name})
+
+
+def _holds_token(model: Model, token: str) -> bool:
+    """Whether the stored item under `model`'s key was last written with `token`. Reads it into `model`
+    (consistent read), as a successful write would have left it."""
+    try:
+        model.refresh(consistent_read=True)
+    except type(model).DoesNotExist:
+        return False
+    return model.write_token == token
+
+
 def is_conditional_failure(error: Exception) -> bool:
     """True when a write failed on its own condition (a transaction counts only if a condition cancelled it)."""
     code = getattr(error, "cause_response_code", None)
@@ -51,4 +105,4 @@ def is_conditional_failure(error: Exception) -> bool:
     return False
 
 
-__all__ = ["IntAttribute", "Model", "is_conditional_failure", "table_meta"]
+__all__ = ["IntAttribute", "Model", "is_conditional_failure", "save_once", "table_meta", "update_once"]

@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import is_conditional_failure
+from chalicelib.adapters.dynamo.base import is_conditional_failure, save_once
 from chalicelib.adapters.dynamo.billing_models import (
     BillingRunModel,
     BillItemMap,
@@ -134,7 +134,7 @@ def _status_actions(bill_id: str, unit_id: str, unit_label: str, status: str) ->
 class DynamoBills:
     def create(self, bill: Bill) -> None:
         try:
-            bill_model(bill).save(condition=BillModel.bill_id.does_not_exist())
+            save_once(bill_model(bill), BillModel.bill_id.does_not_exist())
         except PutError as error:
             if is_conditional_failure(error):
                 raise Conflict("The bill already exists.") from None

@@ -8,7 +8,7 @@ from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, save_once, table_meta
 from chalicelib.domain.board import Post
 from chalicelib.domain.messages import Message, Reply, ThreadClosed, ThreadFull
 from chalicelib.domain.ports import Page
@@ -72,12 +72,13 @@ def _message(m: MessageModel) -> Message:
 
 class DynamoMessages:
     def create(self, message: Message) -> None:
-        MessageModel(message.message_id, owner_id=message.owner_id, community_id=message.community_id,
-                     unit_id=message.unit_id, category=message.category, subject=message.subject, body=message.body,
-                     status=message.status, community_status=f"{message.community_id}#{message.status}",
-                     created_at=message.created_at, created_key=f"{message.created_at}#{message.message_id}",
-                     updated_at=message.updated_at, replies=[], reply_count=0,
-                     ).save(condition=MessageModel.message_id.does_not_exist())
+        model = MessageModel(
+            message.message_id, owner_id=message.owner_id, community_id=message.community_id,
+            unit_id=message.unit_id, category=message.category, subject=message.subject, body=message.body,
+            status=message.status, community_status=f"{message.community_id}#{message.status}",
+            created_at=message.created_at, created_key=f"{message.created_at}#{message.message_id}",
+            updated_at=message.updated_at, replies=[], reply_count=0)
+        save_once(model, MessageModel.message_id.does_not_exist())
 
     def get(self, message_id: str) -> Message | None:
         try:
@@ -179,12 +180,12 @@ def _post(m: BoardPostModel) -> Post:
 
 class DynamoBoard:
     def create(self, post: Post) -> None:
-        BoardPostModel(post.post_id, community_id=post.community_id, author_id=post.author_id,
-                       author_name=post.author_name, category=post.category, title=post.title, body=post.body,
-                       price_cents=post.price_cents, status=post.status, created_at=post.created_at,
-                       created_key=f"{post.created_at}#{post.post_id}", list_community=post.community_id,
-                       list_community_category=f"{post.community_id}#{post.category}",
-                       ).save(condition=BoardPostModel.post_id.does_not_exist())
+        model = BoardPostModel(
+            post.post_id, community_id=post.community_id, author_id=post.author_id, author_name=post.author_name,
+            category=post.category, title=post.title, body=post.body, price_cents=post.price_cents,
+            status=post.status, created_at=post.created_at, created_key=f"{post.created_at}#{post.post_id}",
+            list_community=post.community_id, list_community_category=f"{post.community_id}#{post.category}")
+        save_once(model, BoardPostModel.post_id.does_not_exist())
 
     def get(self, post_id: str) -> Post | None:
         try:

@@ -11,7 +11,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, save_once, table_meta
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import account_from_model, connection
 from chalicelib.domain.notices import Audience, Event, FeedEntry, Notice, Reader, Signup
@@ -196,7 +196,7 @@ class DynamoNotices:
 
     def mark_read(self, user_id: str, notice_id: str, at: str) -> None:
         try:
-            NoticeReadModel(user_id, notice_id, read_at=at).save(condition=NoticeReadModel.notice_id.does_not_exist())
+            save_once(NoticeReadModel(user_id, notice_id, read_at=at), NoticeReadModel.notice_id.does_not_exist())
         except PutError as error:
             if not is_conditional_failure(error):  # already read: keep the first time
                 raise
@@ -205,8 +205,8 @@ class DynamoNotices:
 class DynamoSentLog:
     def claim(self, notice_id: str, user_id: str, at: str) -> bool:
         try:
-            NoticeSmsSentModel(notice_id, user_id, sent_at=at, ttl=datetime.now(UTC) + timedelta(days=90)).save(
-                condition=NoticeSmsSentModel.user_id.does_not_exist())
+            save_once(NoticeSmsSentModel(notice_id, user_id, sent_at=at, ttl=datetime.now(UTC) + timedelta(days=90)),
+                      NoticeSmsSentModel.user_id.does_not_exist())
         except PutError as error:
             if is_conditional_failure(error):
                 return False
@@ -245,12 +245,13 @@ def _event(m: EventModel) -> Event:
 
 class DynamoEvents:
     def create(self, event: Event) -> None:
-        EventModel(event.event_id, community_id=event.community_id, starts_at_id=event.sort_key, title=event.title,
-                   description=event.description, location=event.location, starts_at=event.starts_at,
-                   ends_at=event.ends_at, capacity=event.capacity, seats_left=event.seats_left,
-                   building_ids=set(event.audience.building_ids) or None, tags=set(event.audience.tags) or None,
-                   created_by=event.created_by, created_at=event.created_at,
-                   ).save(condition=EventModel.event_id.does_not_exist())
+        model = EventModel(
+            event.event_id, community_id=event.community_id, starts_at_id=event.sort_key, title=event.title,
+            description=event.description, location=event.location, starts_at=event.starts_at,
+            ends_at=event.ends_at, capacity=event.capacity, seats_left=event.seats_left,
+            building_ids=set(event.audience.building_ids) or None, tags=set(event.audience.tags) or None,
+            created_by=event.created_by, created_at=event.created_at)
+        save_once(model, EventModel.event_id.does_not_exist())
 
     def get(self, event_id: str) -> Event | None:
         try:

@@ -9,7 +9,7 @@ from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, save_once, table_meta
 from chalicelib.adapters.dynamo.models import AccountModel
 from chalicelib.domain.household import DoorEvent, Member, StaleMember
 from chalicelib.domain.ports import Page
@@ -119,7 +119,7 @@ def _model(member: Member, version: int) -> HouseholdMemberModel:
 
 class DynamoHousehold:
     def create(self, member: Member) -> Member:
-        _model(member, 1).save(condition=HouseholdMemberModel.member_id.does_not_exist())
+        save_once(_model(member, 1), HouseholdMemberModel.member_id.does_not_exist())
         return _with_version(member, 1)
 
     def get(self, member_id: str) -> Member | None:

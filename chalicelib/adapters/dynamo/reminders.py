@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.dynamo.base import Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import Model, is_conditional_failure, table_meta, update_once
 from chalicelib.adapters.dynamo.billing_models import BillModel
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import notification_prefs
@@ -35,9 +35,9 @@ class DynamoReminderLog:
 
     def claim(self, user_id: str, day: str, quiet_since: str) -> bool:
         try:
-            ReminderLogModel(user_id).update(
-                actions=[ReminderLogModel.last_day.set(day), ReminderLogModel.pending.set(True)],
-                condition=ReminderLogModel.user_id.does_not_exist() | (ReminderLogModel.last_day < quiet_since))
+            update_once(ReminderLogModel(user_id),
+                        [ReminderLogModel.last_day.set(day), ReminderLogModel.pending.set(True)],
+                        ReminderLogModel.user_id.does_not_exist() | (ReminderLogModel.last_day < quiet_since))
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False
@@ -46,9 +46,8 @@ class DynamoReminderLog:
 
     def start_send(self, user_id: str, day: str) -> bool:
         try:
-            ReminderLogModel(user_id).update(
-                actions=[ReminderLogModel.pending.set(False)],
-                condition=(ReminderLogModel.last_day == day) & (ReminderLogModel.pending == True))  # noqa: E712
+            update_once(ReminderLogModel(user_id), [ReminderLogModel.pending.set(False)],
+                        (ReminderLogModel.last_day == day) & (ReminderLogModel.pending == True))  # noqa: E712
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False

@@ -14,7 +14,14 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta
+from chalicelib.adapters.dynamo.base import (
+    IntAttribute,
+    Model,
+    is_conditional_failure,
+    save_once,
+    table_meta,
+    update_once,
+)
 from chalicelib.domain.ports import Page
 from chalicelib.domain.repairs import OPEN_STATUSES, Group, Photo, Rating, Repair, TimelineEntry, group_of
 from chalicelib.errors import Conflict
@@ -179,14 +186,15 @@ def _page(result: Any, limit: int) -> Page[Repair]:
 class DynamoRepairs:
     def create(self, repair: Repair) -> None:
         derived = _derived(repair)
-        RepairModel(
+        model = RepairModel(
             repair.repair_id, owner_id=repair.owner_id, unit_id=repair.unit_id, community_id=repair.community_id,
             kind=repair.kind, category=repair.category, location=repair.location, description=repair.description,
             preferred_time=repair.preferred_time, status=repair.status, created_at=repair.created_at,
             updated_at=repair.updated_at, created_key=_created_key(repair), owner_group=derived["owner_group"],
             community_status=derived["community_status"], timeline=_timeline(repair.timeline),
             version=repair.version, photo_count=0,
-        ).save(condition=RepairModel.repair_id.does_not_exist())
+        )
+        save_once(model, RepairModel.repair_id.does_not_exist())
 
     def get(self, repair_id: str) -> Repair | None:
         try:
@@ -283,8 +291,8 @@ class DynamoRepairs:
         if photo.reason:
             actions.append(RepairPhotoModel.reason.set(photo.reason))
         try:
-            RepairPhotoModel(photo.repair_id, photo.photo_id).update(
-                actions=actions, condition=RepairPhotoModel.status == "pending")
+            update_once(RepairPhotoModel(photo.repair_id, photo.photo_id), actions,
+                        RepairPhotoModel.status == "pending")
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False
@@ -295,9 +303,8 @@ class DynamoRepairs:
 
     def claim_notice(self, repair_id: str, notice: str) -> bool:
         try:
-            RepairModel(repair_id).update(
-                actions=[RepairModel.notices_sent.add({notice})],
-                condition=RepairModel.repair_id.exists() & ~RepairModel.notices_sent.contains(notice))
+            update_once(RepairModel(repair_id), [RepairModel.notices_sent.add({notice})],
+                        RepairModel.repair_id.exists() & ~RepairModel.notices_sent.contains(notice))
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False

@@ -10,7 +10,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import is_conditional_failure
+from chalicelib.adapters.dynamo.base import is_conditional_failure, save_once
 from chalicelib.adapters.dynamo.models import (
     AccountModel,
     AuditEventModel,
@@ -174,13 +174,14 @@ class DynamoAccounts:
 
 class DynamoSessions:
     def create(self, session: Session) -> None:
-        SessionModel(
+        model = SessionModel(
             session_id=session.session_id, user_id=session.user_id, role=session.role,
             community_ids=set(session.community_ids) or None, unit_ids=set(session.unit_ids) or None,
             must_change_password=session.must_change_password, refresh_hash=session.refresh_hash,
             rotated_hashes=[], revoked=False, created_at=session.created_at, expires_at=session.expires_at,
             ttl=datetime.fromtimestamp(session.expires_at + 86400, tz=UTC),
-        ).save(condition=SessionModel.session_id.does_not_exist())
+        )
+        save_once(model, SessionModel.session_id.does_not_exist())
 
     def get(self, session_id: str) -> Session | None:
         try:
@@ -248,9 +249,9 @@ def _unit(m: UnitModel) -> Unit:
 
 class DynamoCommunities:
     def create_community(self, community: Community) -> None:
-        CommunityModel(community.community_id, name=community.name, address=community.address,
-                       timezone=community.timezone, created_at=community.created_at
-                       ).save(condition=CommunityModel.community_id.does_not_exist())
+        save_once(CommunityModel(community.community_id, name=community.name, address=community.address,
+                                 timezone=community.timezone, created_at=community.created_at),
+                  CommunityModel.community_id.does_not_exist())
 
     def get_community(self, community_id: str) -> Community | None:
         try:
@@ -268,8 +269,8 @@ class DynamoCommunities:
         return [m.community_id for m in CommunityModel.all_communities.query("community")]
 
     def create_building(self, building: Building) -> None:
-        BuildingModel(building.community_id, building.building_id, name=building.name,
-                      created_at=building.created_at).save(condition=BuildingModel.building_id.does_not_exist())
+        save_once(BuildingModel(building.community_id, building.building_id, name=building.name,
+                                created_at=building.created_at), BuildingModel.building_id.does_not_exist())
 
     def get_building(self, community_id: str, building_id: str) -> Building | None:
         try:

@@ -279,7 +279,8 @@ class AuthService:
             return False
         user_id, created_at, expires_at = found
         return (user_id == account.user_id and expires_at > now
-                and created_at >= (account.devices_valid_after or 0))
+                # strictly after: a device trusted in the same second as a reset is not known to be later
+                and created_at > (account.devices_valid_after or -1))
 
     def _signed_in(self, account: Account, summary: str, device_token: str | None = None) -> SignedIn:
         tokens = self._sessions.start(account)

@@ -25,6 +25,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTCHA_ANSWER = "E2E42"
+# Upper bounds, never speed targets: a wait returns as soon as its condition holds, and a loaded machine
+# several times slower than this one must still pass.
+PATIENCE = 300.0
+REQUEST_TIMEOUT = 120
 
 
 class StackApi:
@@ -95,7 +99,7 @@ class Stack:
             all_headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.api_url + path, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(req, timeout=30) as answer:
+            with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT) as answer:
                 raw, status, got = answer.read(), answer.status, dict(answer.headers)
         except urllib.error.HTTPError as error:
             raw, status, got = error.read(), error.code, dict(error.headers)
@@ -104,7 +108,7 @@ class Stack:
     def all_sms(self, phone: str | None = None) -> list[tuple[str, str]]:
         """Every text the app sent (to `phone`, if given), (phone, text), oldest first: the stack's SMS page."""
         query = "?" + urllib.parse.urlencode({"phone": phone}) if phone else ""
-        with urllib.request.urlopen(f"{self.api_url}/_devstack/sms{query}", timeout=10) as answer:
+        with urllib.request.urlopen(f"{self.api_url}/_devstack/sms{query}", timeout=REQUEST_TIMEOUT) as answer:
             items = json.load(answer)["items"]
         return [(m["phone"], m["message"]) for m in items]
 
@@ -191,7 +195,15 @@ def admin_login(stack: Stack) -> str:
     return sign_in(stack, "admin", "local-admin-pass", ADMIN_PHONE)["access_token"]
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.3):
+def admin_session(stack: Stack) -> Any:
+    """The admin signed in for a fixture that outlives one test: its access token is renewed before it expires."""
+    from tests.integration.helpers import FreshTokens
+
+    return FreshTokens(StackApi(stack), "admin", "local-admin-pass",
+                       answer=sign_in(stack, "admin", "local-admin-pass", ADMIN_PHONE))
+
+
+def wait_for(predicate, timeout: float = PATIENCE, interval: float = 0.3):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

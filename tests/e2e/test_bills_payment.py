@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import StackApi, admin_login, wait_for
+from tests.e2e.conftest import REQUEST_TIMEOUT, StackApi, admin_login, wait_for
 from tests.integration.helpers import activate
 
 pytestmark = pytest.mark.e2e
@@ -47,11 +47,11 @@ def test_owner_pays_through_sandbox_callback_and_downloads_the_receipt(stack):
     signature = hmac.new(b"local-sandbox-secret", raw, hashlib.sha256).hexdigest()
     request = urllib.request.Request(stack.api_url + "/payments/callbacks/sandbox", data=raw, method="POST",
                                      headers={"Content-Type": "application/json", "X-Sandbox-Signature": signature})
-    with urllib.request.urlopen(request, timeout=30) as answer:
+    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as answer:
         assert answer.status == 200
     status, receipt, _ = stack.request("GET", f"/payments/{payment['payment_id']}/receipt", token=owner)
     assert status == 200
-    with urllib.request.urlopen(receipt["url"], timeout=30) as answer:
+    with urllib.request.urlopen(receipt["url"], timeout=REQUEST_TIMEOUT) as answer:
         pdf = answer.read()
     from pypdf import PdfReader
 

@@ -57,7 +57,7 @@ def test_run_job_fee_reminders_texts_an_owner_with_a_due_bill(stack):
     result = _cli(stack, "run-job", "fee-reminders")
     assert result.returncode == 0, result.stderr
     assert '"enqueued"' in result.stdout
-    texts = wait_for(lambda: [t for t in stack.sms_to(owner.phone) if "待缴" in t], timeout=30)
+    texts = wait_for(lambda: [t for t in stack.sms_to(owner.phone) if "待缴" in t])
     assert texts == ["【物业】您有1笔费用待缴，合计88.00元，请登录业主App及时缴纳。如已缴纳请忽略本短信。"]
     again = _cli(stack, "run-job", "fee-reminders", "--dry-run")
     assert again.returncode == 0 and '"dry_run": true' in again.stdout

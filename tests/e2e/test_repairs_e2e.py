@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import requests
 
-from tests.e2e.conftest import StackApi, admin_login, wait_for
+from tests.e2e.conftest import REQUEST_TIMEOUT, StackApi, admin_session, wait_for
 from tests.integration.helpers import World, make_world
 from tests.repairs_images import exif_of, jpeg_with_gps, png_bomb
 
@@ -18,7 +18,7 @@ ETA = "2026-11-26T02:00:00Z"
 
 @pytest.fixture(scope="module")
 def world(stack) -> World:
-    return make_world(StackApi(stack), admin_login(stack))
+    return make_world(StackApi(stack), admin_session(stack))
 
 
 def new_repair(world: World, owner) -> str:
@@ -33,7 +33,7 @@ def upload(world: World, owner, repair_id: str, data: bytes, content_type: str) 
                                                              "size_bytes": len(data)}, token=owner.token)
     assert ticket.status == 201, ticket.body
     answer = requests.post(ticket.body["upload"]["url"], data=ticket.body["upload"]["fields"],
-                           files={"file": ("photo", data, content_type)}, timeout=30)
+                           files={"file": ("photo", data, content_type)}, timeout=REQUEST_TIMEOUT)
     return ticket.body, answer
 
 
@@ -45,7 +45,7 @@ def photo_status(world: World, owner, repair_id: str, photo_id: str) -> dict | N
 
 def emulator_has(stack, bucket_key: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{stack.emulator_url}/{bucket_key}", timeout=10):
+        with urllib.request.urlopen(f"{stack.emulator_url}/{bucket_key}", timeout=REQUEST_TIMEOUT):
             return True
     except urllib.error.HTTPError:
         return False
@@ -56,10 +56,10 @@ def test_real_jpeg_with_gps_becomes_ready_and_served_without_exif(world):
     repair_id = new_repair(world, owner)
     ticket, answer = upload(world, owner, repair_id, jpeg_with_gps(1600, 1200), "image/jpeg")
     assert answer.status_code in (200, 201, 204), answer.text
-    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]), timeout=30)
+    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]))
     assert photo and photo["status"] == "ready"
-    image = requests.get(photo["url"], timeout=10)
-    thumbnail = requests.get(photo["thumbnail_url"], timeout=10)
+    image = requests.get(photo["url"], timeout=REQUEST_TIMEOUT)
+    thumbnail = requests.get(photo["thumbnail_url"], timeout=REQUEST_TIMEOUT)
     assert image.status_code == 200 and thumbnail.status_code == 200
     assert exif_of(image.content)["exif"] == {} and exif_of(image.content)["info"] == {}
     assert exif_of(thumbnail.content)["exif"] == {} and max(exif_of(thumbnail.content)["size"]) == 320
@@ -70,7 +70,7 @@ def test_text_file_sent_as_jpeg_is_rejected_and_deleted(stack, world):
     repair_id = new_repair(world, owner)
     ticket, answer = upload(world, owner, repair_id, "这不是图片。".encode() * 50, "image/jpeg")
     assert answer.status_code in (200, 201, 204), answer.text
-    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]), timeout=30)
+    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]))
     assert photo == {"photo_id": ticket["photo_id"], "status": "rejected"}
     bucket = ticket["upload"]["url"].rstrip("/").rsplit("/", 1)[1]
     assert not emulator_has(stack, f"{bucket}/{ticket['upload']['fields']['key']}")
@@ -80,7 +80,7 @@ def test_png_bomb_is_rejected_quickly(world):
     owner = world.owner()
     repair_id = new_repair(world, owner)
     ticket, _ = upload(world, owner, repair_id, png_bomb(), "image/png")
-    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]), timeout=30)
+    photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]))
     assert photo is not None and photo["status"] == "rejected"
 
 
@@ -115,7 +115,7 @@ def test_workflow_transitions_and_sms_to_the_owner(stack, world):
     assert world.api.post(f"/repairs/{repair_id}/rating", {"stars": 5}, token=owner.token).status == 200
     assert world.api.post(f"/repairs/{repair_id}/rating", {"stars": 4}, token=owner.token).status == 409
     texts = wait_for(lambda: [t for t in stack.sms_to(owner.phone) if "报修" in t]
-                     if len([t for t in stack.sms_to(owner.phone) if "报修" in t]) >= 2 else None, timeout=30)
+                     if len([t for t in stack.sms_to(owner.phone) if "报修" in t]) >= 2 else None)
     assert texts and "派单" in texts[0] and "完成" in texts[1]
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ROOT, StackApi, admin_login, launch, port_served, sign_in
+from tests.e2e.conftest import REQUEST_TIMEOUT, ROOT, StackApi, admin_login, launch, port_served, sign_in
 from tests.integration.helpers import make_world
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +109,7 @@ def _signed_callback(stack, secret: bytes) -> tuple[int, dict]:
                                      headers={"Content-Type": "application/json",
                                               "X-Sandbox-Signature": hmac.new(secret, raw, hashlib.sha256).hexdigest()})
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")

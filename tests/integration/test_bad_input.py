@@ -29,9 +29,9 @@ def _fields(reply) -> dict:
 
 
 @pytest.fixture(scope="module")
-def place(api, admin_token):
+def place(api, admin):
     """One community and one owner for the whole module: every case here must leave them unchanged."""
-    world = make_world(api, admin_token)
+    world = make_world(api, admin)
     world.owner()
     return world
 

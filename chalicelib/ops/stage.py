@@ -76,24 +76,24 @@ def running_stack(folder: Path | None = None) -> dict[str, Any] | None:
     return described
 
 
-def local_emulator_url() -> str:
-    """`AWS_EMULATOR_PORT` if set, else the running stack's emulator, else the default port."""
-    if os.environ.get("AWS_EMULATOR_PORT"):
-        return f"http://127.0.0.1:{os.environ['AWS_EMULATOR_PORT']}"
+def _local_url(port_variable: str, described: str, default_port: int) -> str:
+    """The port in `port_variable` if set, else the running stack's `described` URL, else the default port."""
+    if os.environ.get(port_variable):
+        return f"http://127.0.0.1:{os.environ[port_variable]}"
     stack = running_stack()
     if stack:
-        return str(stack["emulator_url"])
-    return f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
+        return str(stack[described])
+    return f"http://127.0.0.1:{default_port}"
+
+
+def local_emulator_url() -> str:
+    """`AWS_EMULATOR_PORT` if set, else the running stack's emulator, else the default port."""
+    return _local_url("AWS_EMULATOR_PORT", "emulator_url", DEFAULT_EMULATOR_PORT)
 
 
 def local_api_url() -> str:
     """`API_PORT` if set, else the running stack's API, else the default port."""
-    if os.environ.get("API_PORT"):
-        return f"http://127.0.0.1:{os.environ['API_PORT']}"
-    stack = running_stack()
-    if stack:
-        return str(stack["api_url"])
-    return f"http://127.0.0.1:{DEFAULT_API_PORT}"
+    return _local_url("API_PORT", "api_url", DEFAULT_API_PORT)
 
 
 def apply_local() -> dict[str, str]:

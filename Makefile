@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 INFRA_STAMP := $(VENV)/.infra-installed
-PYTEST := $(PY) -m pytest
+# Test files are spread over PYTEST_WORKERS processes (pytest-xdist); a file's tests stay in one process, so
+# module fixtures and the e2e stack of a process are shared as before. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-contended lint bench install clean infra-check
 

@@ -1,13 +1,13 @@
 """The Chalice app: middleware, routes, event handlers and schedules, nothing else.
 
 Every Lambda of the app imports this file: keep it lean. It imports no area code: routes, job kinds and
-schedules are mounted from the route manifest (`chalicelib/manifest/manifest.json`, regenerate it with
-`python -m chalicelib.manifest`), and each area module is imported on the first call that needs it.
+schedules are mounted from the tables in `chalicelib/routes.py`, and each area module is imported on the first
+call that needs it.
 """
 
 from chalice import Chalice
 
-from chalicelib import manifest
+from chalicelib import routes
 from chalicelib.api import middleware, routing
 from chalicelib.names import JOBS_QUEUE, NOTICE_SMS_QUEUE, PHOTO_UPLOADS_QUEUE, SMS_OUTBOX_QUEUE
 from chalicelib.settings import resource_name, sms_consumer_concurrency
@@ -16,7 +16,7 @@ app = Chalice(app_name="owner-portal")
 app.debug = False
 
 middleware.register(app)
-routing.mount(app, manifest.load()["routes"])
+routing.mount(app)
 
 
 @app.on_sqs_message(queue=resource_name(JOBS_QUEUE), batch_size=10)
@@ -50,10 +50,10 @@ def handle_notice_sms(event):
 
 
 def _wire_schedules() -> None:
-    """Turn every scheduled job of the manifest into a Chalice schedule (a module attribute, as Lambda looks it up)."""
-    for job_name, job in manifest.load()["schedules"].items():
-        name = "schedule_" + job_name.replace("-", "_")
-        globals()[name] = app.schedule(job["expression"], name=name)(_schedule_handler(name, job_name))
+    """Turn every scheduled job of the table into a Chalice schedule (a module attribute, as Lambda looks it up)."""
+    for job in routes.SCHEDULES:
+        name = "schedule_" + job.name.replace("-", "_")
+        globals()[name] = app.schedule(job.expression, name=name)(_schedule_handler(name, job.name))
 
 
 def _schedule_handler(name: str, job_name: str):

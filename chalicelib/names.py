@@ -14,3 +14,10 @@ RECEIPTS_BUCKET = "receipts"
 IDEMPOTENCY_TABLE = "idempotency"
 SMS_OUTBOX_QUEUE = "sms-outbox"  # paced bulk texts (fee reminders), consumed at the configured SMS rate
 NOTICE_SMS_QUEUE = "notice-sms"  # one message per owner to text about an urgent notice
+
+# Job kinds: the producer enqueues `deps.jobs().send(KIND, payload)`, `chalicelib/routes.py` names the handler.
+BILLING_RUN_JOB = "billing-run"
+PAYMENT_RECEIPT_JOB = "payment-receipt"
+FEE_REMINDER_JOB = "fee-reminder"
+NOTICE_SMS_JOB = "notice-sms"
+REPAIR_SMS_JOB = "repair-sms"

@@ -1,7 +1,7 @@
 """The HTTP middleware every request passes: request id, body limits, fail-closed authentication, error format.
 
 Authentication lives here and not in the views so that a route nobody remembered to protect is protected
-anyway: only routes declared `public=True` through `routing.route` skip the token check.
+anyway: only routes the table (`chalicelib/routes.py`) lists as `public` skip the token check.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib.api import routing
+from chalicelib.api import contract, routing
 from chalicelib.api.http import JSON, dumps, error_body, error_response, internal_error, json_response
 from chalicelib.api.validation import check_json_depth
 from chalicelib.errors import DomainError, Forbidden, PasswordChangeRequired, PayloadTooLarge, Unauthenticated
@@ -77,11 +77,11 @@ def _authorise(event: Request, path: str, method: str) -> Any:
 
     principal = deps.session_service().authenticate(_bearer(event))
     if options is None:
-        # Registered without `route()`: still closed, and /staff/ still needs staff.
+        # Registered outside the route table: still closed, and /staff/ still needs staff.
         roles = routing.STAFF if path.startswith("/staff/") else routing.ANY_ROLE
         allow_change = False
     else:
-        roles, allow_change = options.roles, options.allow_password_change
+        roles, allow_change = options.roles, options.while_password_change
     if principal.must_change_password and not allow_change:
         raise PasswordChangeRequired()
     if principal.role not in roles:
@@ -122,6 +122,7 @@ def register(app: Chalice) -> None:
         logger.set_correlation_id(rid)
         path = (event.context or {}).get("resourcePath", "")
         token = routing.set_principal(None)
+        request_token = contract.set_request(event)
         info = RequestInfo(path, event.method)
         info_token = current_request.set(info)
         try:
@@ -143,6 +144,7 @@ def register(app: Chalice) -> None:
             response = internal_error()
         finally:
             routing.reset_principal(token)
+            contract.reset_request(request_token)
             current_request.reset(info_token)
         response = _normalise(_serialised(response))
         response.headers["X-Request-Id"] = rid

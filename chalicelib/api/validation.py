@@ -27,6 +27,7 @@ INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
 DECIMAL_TEXT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 # Opaque ids are ours (`u_0193f...`, url-safe tokens): ASCII letters, digits, `_` and `-`.
 IDENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+IDENT_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 MAX_JSON_DEPTH = 32
 MISSING = object()
 # Invisible characters that carry no meaning in our text: removed before any check (DEL and C1 controls).
@@ -41,17 +42,26 @@ class FieldProblem(Exception):
 
 
 class Field:
-    """How one input field is parsed. A plain class: every Lambda imports this module at cold start."""
+    """How one input field is parsed, and the JSON Schema of what it accepts (the OpenAPI document's).
 
-    __slots__ = ("default", "from_query", "nullable", "parse", "required")
+    The schema must never admit less than `parse` accepts: clients generated from the document, and the fuzzer
+    that checks it, rely on every value outside the schema being refused. `parse` may be stricter (it also
+    normalises text and checks things a schema cannot say). A plain class: every Lambda imports this module.
+    """
+
+    __slots__ = ("default", "description", "from_query", "nullable", "parse", "required", "schema", "shape")
 
     def __init__(self, parse: Callable[[Any], Any], required: bool = True, default: Any = None,
-                 from_query: Callable[[str], Any] | None = None, nullable: bool = False):
+                 from_query: Callable[[str], Any] | None = None, nullable: bool = False, *,
+                 schema: dict[str, Any] | None = None, shape: Any = None, description: str | None = None):
         self.parse = parse
         self.required = required
         self.default = default
         self.from_query = from_query  # how a query-string value becomes JSON-like input
         self.nullable = nullable  # in a PATCH, `null` clears the field (else `null` is refused there)
+        self.schema = schema or {}
+        self.shape = shape  # a nested `contract.Shape` whose schema is referenced (objects, lists of objects)
+        self.description = description
 
 
 class Missing(FieldProblem):
@@ -62,6 +72,8 @@ def _text(value: Any, min_len: int, max_len: int, strip: bool, multiline: bool =
           controls: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldProblem("must be a string")
+    if len(value) > max_len:  # as sent, before normalising: the documented maxLength is of the value sent
+        raise FieldProblem(f"must be at most {max_len} characters")
     if _SURROGATE.search(value):
         raise FieldProblem("must be valid Unicode text (no unpaired surrogates)")
     if strip:
@@ -90,7 +102,15 @@ def text(max_len: int = 200, min_len: int = 1, *, required: bool = True, strip: 
             raise FieldProblem(pattern_hint)
         return result
 
-    return Field(parse, required)
+    schema: dict[str, Any] = {"type": "string", "minLength": min_len, "maxLength": max_len}
+    if pattern is not None:
+        schema["pattern"] = anchored(pattern)
+    return Field(parse, required, schema=schema)
+
+
+def anchored(pattern: re.Pattern[str]) -> str:
+    """A fullmatch pattern as a JSON Schema (ECMA-262) pattern, which matches anywhere unless anchored."""
+    return f"^(?:{pattern.pattern})$"
 
 
 def ident(*, required: bool = True) -> Field:
@@ -106,7 +126,7 @@ def secret_text(max_len: int = 1024, *, required: bool = True) -> Field:
             raise FieldProblem("must not contain NUL characters")
         return _text(value, 1, max_len, strip=False, controls=True)
 
-    return Field(parse, required)
+    return Field(parse, required, schema={"type": "string", "minLength": 1, "maxLength": max_len})
 
 
 def nullable(field: Field) -> Field:
@@ -123,7 +143,7 @@ def choice(options: Iterable[str], *, required: bool = True, default: str | None
             raise FieldProblem(f"must be one of {', '.join(allowed)}")
         return value
 
-    return Field(parse, required, default)
+    return Field(parse, required, default, schema={"type": "string", "enum": list(allowed)})
 
 
 def integer(minimum: int | None = None, maximum: int | None = None, *, required: bool = True,
@@ -137,7 +157,14 @@ def integer(minimum: int | None = None, maximum: int | None = None, *, required:
             raise FieldProblem(f"must be at most {maximum}")
         return value
 
-    return Field(parse, required, default, from_query=_query_int)
+    schema: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    if default is not None:
+        schema["default"] = default
+    return Field(parse, required, default, from_query=_query_int, schema=schema)
 
 
 def _query_int(value: str) -> Any:
@@ -151,7 +178,11 @@ def boolean(*, required: bool = False, default: bool | None = None) -> Field:
             raise FieldProblem("must be true or false")
         return value
 
-    return Field(parse, required, default)
+    return Field(parse, required, default, from_query=_query_bool, schema={"type": "boolean"})
+
+
+def _query_bool(value: str) -> Any:
+    return {"true": True, "false": False}.get(value, value)
 
 
 def decimal(places: int, minimum: Decimal, maximum: Decimal, *, required: bool = True) -> Field:
@@ -172,7 +203,15 @@ def decimal(places: int, minimum: Decimal, maximum: Decimal, *, required: bool =
             raise FieldProblem(f"must be between {minimum} and {maximum}")
         return number.quantize(Decimal(1).scaleb(-places))
 
-    return Field(parse, required)
+    bounds = {"minimum": _number(minimum), "maximum": _number(maximum)}
+    return Field(parse, required, schema={"anyOf": [
+        {"type": "number", **bounds},
+        {"type": "string", "pattern": anchored(DECIMAL_TEXT), "description": "the same number as text"}]},
+        description=f"at most {places} decimal places")
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def phone(*, required: bool = True) -> Field:
@@ -183,7 +222,8 @@ def phone(*, required: bool = True) -> Field:
             raise FieldProblem("must be a valid mainland China mobile number")
         return value
 
-    return Field(parse, required)
+    return Field(parse, required, schema={"type": "string", "pattern": anchored(E164),
+                                          "examples": ["+8613800138000"]})
 
 
 def email(*, required: bool = False) -> Field:
@@ -203,7 +243,8 @@ def id_list(min_items: int = 1, max_items: int = 50, *, required: bool = True) -
             raise FieldProblem("must not repeat an id")
         return tuple(value)
 
-    return Field(parse, required)
+    return Field(parse, required, schema={"type": "array", "minItems": min_items, "maxItems": max_items,
+                                          "uniqueItems": True, "items": IDENT_SCHEMA})
 
 
 def date_field(*, required: bool = True) -> Field:
@@ -215,7 +256,7 @@ def date_field(*, required: bool = True) -> Field:
         except ValueError:
             raise FieldProblem("must be a valid date") from None
 
-    return Field(parse, required)
+    return Field(parse, required, schema={"type": "string", "format": "date", "pattern": anchored(DATE)})
 
 
 def timestamp(*, required: bool = True) -> Field:
@@ -230,11 +271,138 @@ def timestamp(*, required: bool = True) -> Field:
             raise FieldProblem("must carry a time zone (Z or an offset)")
         return parsed.astimezone(UTC)
 
-    return Field(parse, required)
+    return Field(parse, required, schema={"type": "string", "format": "date-time", "pattern": anchored(RFC3339)})
 
 
 def period(*, required: bool = True) -> Field:
     return text(7, required=required, pattern=PERIOD, pattern_hint="must be a billing period YYYY-MM")
+
+
+def string_set(options: Iterable[str], max_items: int | None = None, *, required: bool = False,
+               what: str = "value") -> Field:
+    """A list of distinct values from a fixed vocabulary (tags and the like); parsed to a frozenset."""
+    allowed = tuple(options)
+    limit = len(allowed) if max_items is None else max_items
+
+    def parse(value: Any) -> frozenset[str]:
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise FieldProblem(f"must be a list of {what}s")
+        unknown = [t for t in value if t not in allowed]
+        if unknown:
+            raise FieldProblem(f"unknown {what}s {', '.join(map(_printable, unknown))}; allowed: {', '.join(allowed)}")
+        if len(set(value)) != len(value):
+            raise FieldProblem(f"must not repeat a {what}")
+        if len(value) > limit:
+            raise FieldProblem(f"must have at most {limit} items")
+        return frozenset(value)
+
+    return Field(parse, required, schema={"type": "array", "uniqueItems": True, "maxItems": limit,
+                                          "items": {"type": "string", "enum": list(allowed)}})
+
+
+def flags(keys: Iterable[str], *, required: bool = False) -> Field:
+    """A non-empty object of known boolean switches (notification preferences and the like)."""
+    allowed = tuple(keys)
+
+    def parse(value: Any) -> dict[str, bool]:
+        if not isinstance(value, dict) or not value:
+            raise FieldProblem(f"must be an object with some of {', '.join(allowed)}")
+        unknown = [k for k in value if k not in allowed]
+        if unknown:
+            raise FieldProblem(f"unknown keys {', '.join(map(_printable, unknown))}; allowed: {', '.join(allowed)}")
+        if not all(isinstance(b, bool) for b in value.values()):
+            raise FieldProblem("values must be true or false")
+        return dict(value)
+
+    return Field(parse, required, schema={"type": "object", "minProperties": 1, "additionalProperties": False,
+                                          "properties": {k: {"type": "boolean"} for k in allowed}})
+
+
+def _sub_problems(error: ValidationFailed) -> str:
+    problems = (error.details or {}).get("fields", {})
+    return "; ".join(f"{k} {p}" for k, p in problems.items()) or error.message
+
+
+def nested(shape: type[Shape], *, required: bool = True, default: Any = None) -> Field:
+    """An object validated against `shape`; its problems are reported as this field's."""
+    def parse(value: Any) -> Shape:
+        if not isinstance(value, dict):
+            raise FieldProblem("must be an object")
+        try:
+            return shape.parse(value)
+        except ValidationFailed as error:
+            raise FieldProblem(_sub_problems(error)) from None
+
+    return Field(parse, required, default, shape=shape)
+
+
+def items(shape: type[Shape], min_items: int, max_items: int, *, required: bool = True) -> Field:
+    """A list of objects, each validated against `shape` (problems reported as `item i: ...`)."""
+    def parse(value: Any) -> tuple[Shape, ...]:
+        if not isinstance(value, list) or not min_items <= len(value) <= max_items:
+            raise FieldProblem(f"must be a list of {min_items} to {max_items} items")
+        parsed = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise FieldProblem(f"item {i} must be an object")
+            try:
+                parsed.append(shape.parse(item))
+            except ValidationFailed as error:
+                raise FieldProblem(f"item {i}: {(error.details or {}).get('fields', 'is not valid')}") from None
+        return tuple(parsed)
+
+    return Field(parse, required, shape=shape,
+                 schema={"type": "array", "minItems": min_items, "maxItems": max_items})
+
+
+class Shape:
+    """A request type: its fields (class attributes made by this module's factories) validate the input and
+    describe it. `Shape.parse(data)` gives an instance whose attributes are the parsed values.
+
+        class NewReading(Shape):
+            unit_id = ident()
+            kind = choice(METER_KINDS)
+
+    A subclass with `patch = True` has PATCH semantics (see `validate`). Attributes not sent hold the field's
+    default; `sent` names the fields the client sent.
+    """
+
+    fields: dict[str, Field] = {}
+    patch = False
+    # Header shapes: the header each field is read from (`{"idempotency_key": "Idempotency-Key"}`).
+    headers: dict[str, str] = {}
+    sent: frozenset[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = {name: value for name, value in vars(cls).items() if isinstance(value, Field)}
+        cls.fields = {**cls.fields, **own}
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Any:
+        instance = cls.__new__(cls)
+        instance.__dict__.update(validate(data, cls.fields, patch=cls.patch))
+        instance.sent = frozenset(k for k in data if k in cls.fields)
+        return instance
+
+    @classmethod
+    def parse_query(cls, params: dict[str, str] | None) -> Any:
+        data: dict[str, Any] = {}
+        for key, value in (params or {}).items():
+            field = cls.fields.get(key)
+            data[key] = field.from_query(value) if field is not None and field.from_query else value
+        return cls.parse(data)
+
+    @classmethod
+    def parse_headers(cls, headers: Any) -> Any:
+        data = {name: headers.get(header.lower()) for name, header in cls.headers.items()}
+        return cls.parse({k: value for k, value in data.items() if value is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.fields}
+
+    def __repr__(self) -> str:  # never print values: shapes carry passwords and codes
+        return f"<{type(self).__name__} {sorted(self.sent)}>"
 
 
 def validate(data: dict[str, Any], spec: dict[str, Field], *, patch: bool = False) -> dict[str, Any]:

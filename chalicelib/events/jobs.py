@@ -36,11 +36,11 @@ def handlers() -> dict[str, JobHandler]:
 
 def _handler(kind: str) -> JobHandler:
     if kind not in _HANDLERS:
-        from chalicelib import manifest
+        from chalicelib.routes import EVENTS, JOBS
 
-        module = manifest.load()["jobs"].get(kind)
-        if module is not None:
-            importlib.import_module(module)
+        handler = JOBS.get(kind)
+        if handler is not None:
+            importlib.import_module(EVENTS + handler.rsplit(".", 1)[0])
     try:
         return _HANDLERS[kind]
     except KeyError:

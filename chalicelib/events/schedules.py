@@ -43,11 +43,11 @@ def all_jobs() -> dict[str, ScheduledJob]:
 
 def run(name: str) -> dict[str, Any]:
     if name not in _JOBS:
-        from chalicelib import manifest
+        from chalicelib.routes import EVENTS, SCHEDULES
 
-        entry = manifest.load()["schedules"].get(name)
-        if entry is not None:
-            importlib.import_module(entry["module"])
+        for entry in SCHEDULES:
+            if entry.name == name:
+                importlib.import_module(EVENTS + entry.handler.rsplit(".", 1)[0])
     try:
         job = _JOBS[name]
     except KeyError:

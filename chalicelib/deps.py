@@ -185,7 +185,7 @@ def door_access():
 
 @provider
 def household():
-    from chalicelib.adapters.dynamo.profile import DynamoHousehold
+    from chalicelib.adapters.dynamo.household import DynamoHousehold
     from chalicelib.domain.household import HouseholdService
 
     return HouseholdService(DynamoHousehold(), communities(), door_access(), audit())
@@ -202,7 +202,7 @@ def messages():
 @provider
 def board():
     from chalicelib.adapters.dynamo.auth import DynamoCounters
-    from chalicelib.adapters.dynamo.messages import DynamoBoard
+    from chalicelib.adapters.dynamo.board import DynamoBoard
     from chalicelib.domain.board import BoardService
 
     return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit())
@@ -235,7 +235,7 @@ def payment_providers():
 
 @provider
 def payments_store():
-    from chalicelib.adapters.dynamo.billing import DynamoPayments
+    from chalicelib.adapters.dynamo.payments import DynamoPayments
 
     return DynamoPayments()
 
@@ -255,7 +255,8 @@ def payments():
 
 @provider
 def receipts():
-    from chalicelib.adapters.dynamo.billing import DynamoBills, DynamoReceipts
+    from chalicelib.adapters.dynamo.billing import DynamoBills
+    from chalicelib.adapters.dynamo.payments import DynamoReceipts
     from chalicelib.adapters.receipts import LINK_SECONDS, S3ReceiptStore, render_pdf
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.names import RECEIPTS_BUCKET

@@ -185,7 +185,7 @@ def door_access():
 
 @provider
 def household():
-    from chalicelib.adapters.dynamo.profile import DynamoHousehold
+    from chalicelib.adapters.dynamo.household import DynamoHousehold
     from chalicelib.domain.household import HouseholdService
 
     return HouseholdService(DynamoHousehold(), communities(), door_access(), audit())
@@ -202,7 +202,7 @@ def messages():
 @provider
 def board():
     from chalicelib.adapters.dynamo.auth import DynamoCounters
-    from chalicelib.adapters.dynamo.messages import DynamoBoard
+    from chalicelib.adapters.dynamo.board import DynamoBoard
     from chalicelib.domain.board import BoardService
 
     return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit())
@@ -219,10 +219,10 @@ def billing():
         decode_position,
         encode_position,
     )
-    from chalicelib.domain.bills import BillingService
+    from chalicelib.domain.bills import BILLING_RUN_JOB, BillingService
 
     return BillingService(communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
-                          DynamoBills(), DynamoBillingRuns(), lambda payload: jobs().send("billing-run", payload),
+                          DynamoBills(), DynamoBillingRuns(), lambda payload: jobs().send(BILLING_RUN_JOB, payload),
                           encode_position, decode_position)
 
 
@@ -235,7 +235,7 @@ def payment_providers():
 
 @provider
 def payments_store():
-    from chalicelib.adapters.dynamo.billing import DynamoPayments
+    from chalicelib.adapters.dynamo.payments import DynamoPayments
 
     return DynamoPayments()
 
@@ -255,7 +255,8 @@ def payments():
 
 @provider
 def receipts():
-    from chalicelib.adapters.dynamo.billing import DynamoBills, DynamoReceipts
+    from chalicelib.adapters.dynamo.billing import DynamoBills
+    from chalicelib.adapters.dynamo.payments import DynamoReceipts
     from chalicelib.adapters.receipts import LINK_SECONDS, S3ReceiptStore, render_pdf
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.names import RECEIPTS_BUCKET
@@ -273,22 +274,29 @@ def payment_id_key() -> bytes:
 
 @provider
 def idempotent_create_payment():
-    """`POST /payments` wrapped in Powertools' idempotency (its own table), built on first use."""
+    """`domain.payments.create_for_request` wrapped in Powertools' idempotency (its own table), built on first use.
+
+    Returns the idempotency config (for `register_lambda_context`) and `create(request=..., principal=...)`.
+    """
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
         idempotent_function,
     )
 
-    from chalicelib.api.payments_core import create_payment_response
+    from chalicelib.domain.payments import create_for_request
     from chalicelib.names import IDEMPOTENCY_TABLE
 
     store = DynamoDBPersistenceLayer(table_name=get_settings().name(IDEMPOTENCY_TABLE), key_attr="id",
                                      expiry_attr="expiration", boto3_client=aws_client("dynamodb"))
     config = IdempotencyConfig(event_key_jmespath="[caller, key]", payload_validation_jmespath="body",
                                raise_on_no_idempotency_key=True, expires_after_seconds=24 * 3600)
+
+    def create_payment(request: dict[str, Any], principal: Any) -> dict[str, Any]:
+        return create_for_request(payments(), payment_id_key(), request, principal)
+
     return config, idempotent_function(data_keyword_argument="request", persistence_store=store,
-                                       config=config)(create_payment_response)
+                                       config=config)(create_payment)
 
 
 @provider

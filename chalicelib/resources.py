@@ -110,12 +110,13 @@ def table_models() -> list[type[Model]]:
     """Every PynamoDB model, i.e. every table of the app."""
     from chalicelib.adapters.dynamo.auth import AUTH_MODELS
     from chalicelib.adapters.dynamo.billing_models import BILLING_MODELS
+    from chalicelib.adapters.dynamo.board import BOARD_MODELS
+    from chalicelib.adapters.dynamo.household import HOUSEHOLD_MODELS
     from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
     from chalicelib.adapters.dynamo.notices import NOTICE_MODELS
-    from chalicelib.adapters.dynamo.profile import PROFILE_MODELS
     from chalicelib.adapters.dynamo.reminders import REMINDER_MODELS
     from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
-    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *PROFILE_MODELS, *MESSAGES_MODELS, *BILLING_MODELS,
-            *REMINDER_MODELS, *NOTICE_MODELS]
+    return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *HOUSEHOLD_MODELS, *MESSAGES_MODELS, *BOARD_MODELS,
+            *BILLING_MODELS, *REMINDER_MODELS, *NOTICE_MODELS]

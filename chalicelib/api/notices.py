@@ -14,7 +14,17 @@ from chalicelib.api.http import created, no_content
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
 from chalicelib.api.routing import OWNERS, principal, route
 from chalicelib.domain.model import TAGS
-from chalicelib.domain.notices import CATEGORIES, URGENCIES, Event, FeedEntry, NewEvent, NewNotice, Notice, Signup
+from chalicelib.domain.notices import (
+    CATEGORIES,
+    MAX_ATTENDEES,
+    URGENCIES,
+    Event,
+    FeedEntry,
+    NewEvent,
+    NewNotice,
+    Notice,
+    Signup,
+)
 from chalicelib.errors import ValidationFailed
 from chalicelib.observability import mask_phone
 
@@ -153,7 +163,7 @@ def list_events() -> Any:
 
 @route(bp, "/events/{event_id}/signup", ["POST"], roles=OWNERS)
 def sign_up(event_id: str) -> Any:
-    data = body(bp, {"attendees": v.integer(1, 5, required=False, default=1)})
+    data = body(bp, {"attendees": v.integer(1, MAX_ATTENDEES, required=False, default=1)})
     event, signup = deps.event_service().sign_up(principal(), event_id, data["attendees"])
     return created({**event_json(event, True), "attendees": signup.attendees, "signed_up_at": signup.signed_up_at})
 

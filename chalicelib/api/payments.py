@@ -12,15 +12,41 @@ from chalicelib.api import validation as v
 from chalicelib.api.common import body
 from chalicelib.api.http import created
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
-from chalicelib.api.payments_core import payment_json
 from chalicelib.api.routing import OWNERS, principal, route
-from chalicelib.domain.payments import METHODS
+from chalicelib.domain.payments import METHODS, Payment
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
 from chalicelib.observability import count, logger
 
 bp = Blueprint(__name__)
 MAX_KEY = 255
 RECEIPT_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")  # receipt numbers and verification codes are ASCII
+
+
+def payment_json(payment: Payment, provider_payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    from chalicelib.domain.ids import iso
+
+    body: dict[str, Any] = {
+        "payment_id": payment.payment_id, "status": payment.status, "amount_cents": payment.amount_cents,
+        "method": payment.method, "bill_ids": list(payment.bill_ids), "created_at": payment.created_at,
+        "expires_at": _iso_epoch(payment.expires_at, iso),
+    }
+    if payment.paid_at:
+        body["paid_at"] = payment.paid_at
+    if payment.provider_txn_id and payment.status == "succeeded":
+        body["provider_txn_id"] = payment.provider_txn_id
+    if payment.receipt_no:
+        body["receipt_no"] = payment.receipt_no
+    if payment.refund_case:
+        body["refund_status"] = "pending"
+    if provider_payload is not None:
+        body["provider_payload"] = provider_payload
+    return body
+
+
+def _iso_epoch(epoch: int, iso: Any) -> str:
+    from datetime import UTC, datetime
+
+    return iso(datetime.fromtimestamp(epoch, tz=UTC))
 
 
 def _idempotency_key() -> str:
@@ -50,22 +76,20 @@ def create_payment() -> Any:
     data = body(bp, {"bill_ids": v.id_list(1, 50), "method": v.choice(METHODS)})
     caller = principal()
     config, create = deps.idempotent_create_payment()
-    context = getattr(bp, "_current_app", None) and bp.lambda_context
-    if context is not None:
-        config.register_lambda_context(context)
+    config.register_lambda_context(bp.lambda_context)  # Powertools then stops waiting before Lambda's timeout
     # The canonical body (bill ids sorted) is what the replay cache hashes: the same bills in another order
     # are the same request.
     request = {"caller": caller.user_id, "key": key,
                "body": {"bill_ids": sorted(data["bill_ids"]), "method": data["method"]}}
     try:
-        answer = create(request=request, principal=caller)
+        answer = create(request=request, principal=caller)  # replayed from the cache as JSON: rebuild the payment
     except IdempotencyValidationError:
         raise PreconditionFailed("This Idempotency-Key was used with another request.",
                                  code="idempotency_key_reused") from None
     except IdempotencyAlreadyInProgressError:
         raise Conflict("A request with this Idempotency-Key is still in progress.",
                        code="request_in_progress") from None
-    return created(answer)
+    return created(payment_json(Payment(**answer["payment"]), answer["provider_payload"]))
 
 
 @route(bp, "/payments", roles=OWNERS)

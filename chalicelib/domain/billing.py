@@ -16,6 +16,9 @@ BillStatus = Literal["unpaid", "processing", "paid", "void"]
 MeterKind = Literal["water", "electricity"]
 BILL_TYPES: tuple[str, ...] = ("property", "water", "electricity", "parking", "other")
 METER_KINDS: tuple[str, ...] = ("water", "electricity")
+AD_HOC_BILL_TYPES: tuple[str, ...] = ("parking", "other")  # what staff may bill by hand; the rest a run bills
+BILL_STATUSES: tuple[str, ...] = ("unpaid", "processing", "paid", "void")
+OWNER_BILL_FILTERS: tuple[str, ...] = ("unpaid", "paid", "all")  # `GET /bills?status=`
 OPEN_STATUSES = frozenset({"unpaid", "processing"})
 # The sparse "unpaid" index is spread over this many partitions so a busy property never makes one hot key.
 UNPAID_SHARDS = 16

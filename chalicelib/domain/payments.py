@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from chalicelib.errors import Conflict, DomainError, NotFound, PreconditionFaile
 PAYMENT_TTL_SECONDS = 15 * 60
 METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
 PENDING_SHARDS = 8
+PAYMENT_RECEIPT_JOB = "payment-receipt"  # the job kind that renders a paid payment's receipt
 
 
 @dataclass(frozen=True)
@@ -307,3 +308,15 @@ class PaymentService:
 
 def settled(payment: Payment, **changes: Any) -> Payment:
     return replace(payment, **changes)
+
+
+def create_for_request(service: PaymentService, id_key: bytes, request: dict[str, Any],
+                       principal: Principal) -> dict[str, Any]:
+    """Create (or find) the payment of one `POST /payments` request (`{"caller", "key", "body"}`).
+
+    The answer is plain JSON (`payment` as a dict of its fields, `provider_payload`) so that a replay cache can
+    keep it; `deps.idempotent_create_payment()` wraps this function in one.
+    """
+    payment_id = payment_id_for(id_key, request["caller"], request["key"])
+    payment = service.create(principal, payment_id, tuple(request["body"]["bill_ids"]), request["body"]["method"])
+    return {"payment": asdict(payment), "provider_payload": service.provider_payload(payment)}

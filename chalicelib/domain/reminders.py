@@ -16,6 +16,7 @@ DUE_SOON_DAYS = 3
 QUIET_DAYS = 7  # an owner reminded within the last 7 days is skipped
 JOB_TIMEZONE = "Asia/Shanghai"
 SHARDS = 16
+FEE_REMINDER_JOB = "fee-reminder"  # the job kind of one owner's reminder SMS (on the SMS outbox queue)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class FeeReminders:
                 if payload is not None:
                     batch.append(payload)
             if not dry_run and batch:
-                self._outbox.send_many("fee-reminder", batch)
+                self._outbox.send_many(FEE_REMINDER_JOB, batch)
                 batch = []
             if progress:
                 progress(min(start + 100, len(owner_ids)), len(owner_ids), "enqueueing reminders")

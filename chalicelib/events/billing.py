@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.bills import BILLING_RUN_JOB
+from chalicelib.domain.payments import PAYMENT_RECEIPT_JOB
 from chalicelib.events.jobs import job
 from chalicelib.events.schedules import scheduled
 from chalicelib.observability import logger
 
 
-@job("billing-run")
+@job(BILLING_RUN_JOB)
 def billing_run(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 
@@ -20,7 +22,7 @@ def billing_run(payload: dict[str, Any]) -> None:
         raise RuntimeError("billing run chunk is leased by another worker")
 
 
-@job("payment-receipt")
+@job(PAYMENT_RECEIPT_JOB)
 def payment_receipt(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 

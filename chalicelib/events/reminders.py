@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.domain.reminders import FEE_REMINDER_JOB
 from chalicelib.events.jobs import job
 from chalicelib.events.schedules import scheduled
 
@@ -45,7 +46,7 @@ def monthly_billing(dry_run: bool = False,
             "dry_run": dry_run}
 
 
-@job("fee-reminder")
+@job(FEE_REMINDER_JOB)
 def send_fee_reminder(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 

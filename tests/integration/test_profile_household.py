@@ -176,7 +176,7 @@ def test_household_list_pages_across_units_with_signed_cursors(api, world):
 
 
 def _sweep_at(moment: datetime):
-    from chalicelib.adapters.dynamo.profile import DynamoHousehold
+    from chalicelib.adapters.dynamo.household import DynamoHousehold
     from chalicelib.domain.household import HouseholdService
 
     return HouseholdService(DynamoHousehold(), deps.communities(), deps.door_access(), deps.audit(),

@@ -13,7 +13,16 @@ from chalicelib.api.common import body
 from chalicelib.api.http import accepted, created
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
 from chalicelib.api.routing import ADMIN, OWNERS, principal, route
-from chalicelib.domain.billing import Bill, FeeSchedule, PropertyItem, RunProgress
+from chalicelib.domain.billing import (
+    AD_HOC_BILL_TYPES,
+    BILL_STATUSES,
+    METER_KINDS,
+    OWNER_BILL_FILTERS,
+    Bill,
+    FeeSchedule,
+    PropertyItem,
+    RunProgress,
+)
 from chalicelib.domain.bills import NewAdHocBill
 from chalicelib.domain.ids import utcnow
 
@@ -83,7 +92,7 @@ def put_fee_schedule(community_id: str) -> Any:
 
 @route(bp, "/staff/meter-readings", ["POST"])
 def post_reading() -> Any:
-    data = body(bp, {"unit_id": v.ident(), "kind": v.choice(("water", "electricity")), "period": v.period(),
+    data = body(bp, {"unit_id": v.ident(), "kind": v.choice(METER_KINDS), "period": v.period(),
                      "reading": v.decimal(2, Decimal(0), Decimal("999999999"))})
     r = deps.billing().record_reading(principal(), data["unit_id"], data["kind"], data["period"], data["reading"])
     return created({"unit_id": r.unit_id, "kind": r.kind, "period": r.period, "reading": r.reading,
@@ -103,7 +112,7 @@ def get_run(run_id: str) -> Any:
 
 @route(bp, "/staff/bills", ["POST"])
 def post_bill() -> Any:
-    data = body(bp, {"unit_id": v.ident(), "type": v.choice(("parking", "other")), "period": v.period(),
+    data = body(bp, {"unit_id": v.ident(), "type": v.choice(AD_HOC_BILL_TYPES), "period": v.period(),
                      "items": _items({"code": v.text(32), "name": v.text(50),
                                       "quantity": v.decimal(2, Decimal("0.01"), Decimal(100_000), required=False),
                                       "unit": v.text(10, required=False),
@@ -121,7 +130,7 @@ def staff_bills() -> Any:
     caller = principal()
     params = page_params(bp.current_request.query_params, {
         "community_id": v.ident(), "period": v.period(),
-        "status": v.choice(("unpaid", "processing", "paid", "void"), required=False)})
+        "status": v.choice(BILL_STATUSES, required=False)})
     list_id = f"staff-bills:{params['community_id']}:{params['period']}:{params['status'] or ''}"
     start = decode_cursor(params["cursor"], list_id, caller.user_id)
     page = deps.billing().list_community_bills(caller, params["community_id"], params["period"], params["status"],
@@ -133,7 +142,7 @@ def staff_bills() -> Any:
 def owner_bills() -> Any:
     caller = principal()
     params = page_params(bp.current_request.query_params,
-                         {"status": v.choice(("unpaid", "paid", "all"), required=False, default="all")})
+                         {"status": v.choice(OWNER_BILL_FILTERS, required=False, default="all")})
     list_id = f"bills:{params['status']}"
     start = decode_cursor(params["cursor"], list_id, caller.user_id)
     bills, position = deps.billing().owner_bills(caller, params["status"], params["limit"], start)

@@ -81,6 +81,7 @@ def directory():
 
 @provider
 def auth_service():
+    """The authentication services, each given only the collaborators it needs (see domain/auth/)."""
     from chalicelib.adapters.captcha_image import render_png
     from chalicelib.adapters.dynamo.auth import (
         DynamoCaptchas,
@@ -89,16 +90,26 @@ def auth_service():
         DynamoDevices,
         DynamoLoginState,
     )
-    from chalicelib.domain.auth import AuthConfig, AuthService
+    from chalicelib.domain import auth
 
     settings = get_settings()
-    return AuthService(
-        accounts=accounts(), state=DynamoLoginState(), sessions=session_service(), challenges=DynamoChallenges(),
-        counters=DynamoCounters(), captchas=DynamoCaptchas(), devices=DynamoDevices(), sms=sms(),
-        box=secret_box(), audit=audit(), keys=keyring().long_lived,
-        config=AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
-                          settings.captcha_test_answer),
-        render_captcha=render_png,
+    config = auth.AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
+                             settings.captcha_test_answer)
+    keys, state, counters, store = keyring().long_lived, DynamoLoginState(), DynamoCounters(), DynamoChallenges()
+    captcha = auth.CaptchaService(DynamoCaptchas(), keys, config, render_png)
+    password = auth.PasswordStep(accounts(), state, counters, captcha, audit(), config)
+    challenges = auth.ChallengeService(store)
+    codes = auth.SmsCodes(store, challenges, sms(), keys, config)
+    totp = auth.TotpFactor(state, secret_box())
+    factors = auth.SecondFactors(auth.SmsFactor(codes), totp)
+    devices = auth.TrustedDevices(DynamoDevices(), state)
+    return auth.AuthService(
+        captcha=captcha, password=password, challenges=challenges, codes=codes, factors=factors, devices=devices,
+        sign_in=auth.SignIn(password, devices, challenges, factors, accounts(), session_service(), audit()),
+        totp=auth.TotpEnrollment(accounts(), state, secret_box(), counters, totp, audit()),
+        recovery=auth.Recovery(accounts(), captcha, challenges, codes, devices, session_service(), audit(), keys),
+        phone_change=auth.PhoneChange(accounts(), password, challenges, codes, sms(), audit()),
+        account=auth.AccountSessions(accounts(), session_service(), password, audit()),
     )
 
 

@@ -4,12 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 INFRA_STAMP := $(VENV)/.infra-installed
+# web/: the typed API client (and, later, the web apps). Its packages come from the npm registry only.
+WEB := web
+WEB_STAMP := $(WEB)/node_modules/.installed
+NO_NODE = ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
 # Test files are spread over PYTEST_WORKERS processes (pytest-xdist); a file's tests stay in one process, so
 # module fixtures and the e2e stack of a process are shared as before. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-contended lint bench install clean infra-check
+.PHONY: run test test-contended lint bench install clean infra-check web-install web-check api-client
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +24,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 # Data is kept in .devstack/ across runs; `make run FRESH=1` starts empty.
-run: $(STAMP)
+run: $(STAMP) web-install
 	$(PY) -m devstack $(if $(FRESH),--fresh)
 
-test: $(STAMP) infra-check
+test: $(STAMP) infra-check web-check
 	$(PY) -m ruff check .
 	$(PYTEST)
 
@@ -53,6 +57,44 @@ infra-check: $(STAMP)
 		$(PY) -m pytest infra/tests -q -p no:cacheprovider; \
 	fi
 
+# npm ci installs exactly the lock file (web/.npmrc: no install scripts, no audit or funding requests).
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	@echo "Installing web/ packages from web/package-lock.json (npm ci)"
+	@cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $(WEB_STAMP)
+
+# web/node_modules for `make run` (the API reference page) when Node.js is there; without it, a message.
+web-install:
+	@if $(NO_NODE); then \
+		echo "web packages not installed: Node.js (node and npm) is not installed; the API reference page is off"; \
+	else \
+		$(MAKE) -s --no-print-directory $(WEB_STAMP); \
+	fi
+
+# Regenerate the typed client's types (web/src/api/schema.d.ts) from docs/openapi.json; commit the result.
+api-client:
+	@if $(NO_NODE); then echo "api-client needs Node.js (node and npm), which is not installed" >&2; exit 1; fi
+	@$(MAKE) -s --no-print-directory $(WEB_STAMP)
+	cd $(WEB) && npm run --silent gen:api
+
+# The committed schema.d.ts matches docs/openapi.json, and web/src type-checks (strict) against it.
+web-check:
+	@if $(NO_NODE); then \
+		echo "web-check skipped: Node.js (node and npm) is not installed (the typed API client needs it)"; \
+	else \
+		$(MAKE) -s --no-print-directory $(WEB_STAMP) && \
+		fresh=$$(mktemp) && \
+		(cd $(WEB) && npm run --silent api:types) > $$fresh && \
+		if ! cmp -s $$fresh $(WEB)/src/api/schema.d.ts; then \
+			rm -f $$fresh; \
+			echo "web/src/api/schema.d.ts is stale: docs/openapi.json changed. Run: make api-client (and commit it)" >&2; \
+			exit 1; \
+		fi && \
+		rm -f $$fresh && \
+		(cd $(WEB) && npm run --silent typecheck) && \
+		echo "web-check: schema.d.ts is current; web/src type-checks"; \
+	fi
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
@@ -60,4 +102,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out
+	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out $(WEB)/node_modules $(WEB)/dist

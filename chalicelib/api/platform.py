@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib import deps
 from chalicelib.api import validation as v
 from chalicelib.api.common import body, community_json, profile_json, unit_json
-from chalicelib.api.http import created, no_content
+from chalicelib.api.contract import endpoint, request
+from chalicelib.api.http import JSON, created, no_content
 from chalicelib.api.pagination import decode_cursor, page_body, page_params
 from chalicelib.api.routing import ADMIN, principal, route
 
@@ -23,9 +24,33 @@ bp = Blueprint(__name__)
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
 
 
-@route(bp, "/health", public=True)
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+class Health(TypedDict):
+    status: Literal["ok"]
+
+
+@endpoint(response=Health)
+def health() -> Health:
+    """Whether the API answers (for load balancers and the local stack)."""
+    return Health(status="ok")
+
+
+@endpoint(response=None, content="application/json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document, with the running stage's server URL."""
+    from chalicelib.api.openapi import served
+    from chalicelib.settings import get_settings
+
+    event = request()
+    context = event.context or {}
+    host = event.headers.get("host") or context.get("domainName") or "127.0.0.1"
+    stage = context.get("stage")
+    if context.get("domainName") and stage and stage != "$default" and not host.startswith("127.0.0.1"):
+        url = f"https://{host}/{stage}"
+    else:
+        url = f"{'https' if event.headers.get('x-forwarded-proto') == 'https' else 'http'}://{host}"
+    document = served(url, f"stage {get_settings().stage}")
+    return Response(body=document, status_code=200,
+                    headers={"Content-Type": JSON, "Cache-Control": "public, max-age=300"})
 
 
 @route(bp, "/me", allow_password_change=True)

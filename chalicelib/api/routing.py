@@ -18,8 +18,7 @@ from chalice import Blueprint, Chalice
 from chalicelib.api.http import error_response, internal_error
 from chalicelib.errors import DomainError, Unauthenticated
 from chalicelib.observability import logger
-from chalicelib.routes import (ADMIN, ANY_ROLE, OWNER, OWNERS_AND_STAFF, ROUTES, STAFF, STAFF_AND_TECHNICIANS,
-                               Route)
+from chalicelib.routes import ADMIN, ANY_ROLE, OWNER, OWNERS_AND_STAFF, ROUTES, STAFF, STAFF_AND_TECHNICIANS, Route
 
 if TYPE_CHECKING:
     from chalicelib.domain.model import Principal

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from chalicelib.errors import ValidationFailed
 
@@ -367,10 +367,10 @@ class Shape:
     default; `sent` names the fields the client sent.
     """
 
-    fields: dict[str, Field] = {}
-    patch = False
+    fields: ClassVar[dict[str, Field]] = {}
+    patch: ClassVar[bool] = False
     # Header shapes: the header each field is read from (`{"idempotency_key": "Idempotency-Key"}`).
-    headers: dict[str, str] = {}
+    headers: ClassVar[dict[str, str]] = {}
     sent: frozenset[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

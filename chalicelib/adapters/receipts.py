@@ -4,30 +4,14 @@ private bucket with server-side encryption, handed out through 5-minute presigne
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
-from chalicelib.domain.billing import Bill
+from chalicelib.domain.receipts import ReceiptDocument
 
 LINK_SECONDS = 300
 METHOD_NAMES = {"alipay": "支付宝", "wechat": "微信支付", "card": "银行卡", "sandbox": "沙箱支付"}
 TYPE_NAMES = {"property": "物业费", "water": "水费", "electricity": "电费", "parking": "停车费", "other": "其他"}
-
-
-@dataclass(frozen=True)
-class ReceiptDocument:
-    receipt_no: str
-    code: str
-    verify_url: str
-    community_name: str
-    payer_name: str
-    method: str
-    provider_txn_id: str
-    paid_at: str
-    amount_cents: int
-    bills: tuple[Bill, ...]
 
 
 def yuan(cents: int) -> str:
@@ -114,9 +98,6 @@ def render_pdf(doc: ReceiptDocument) -> bytes:
     c.save()
     return buffer.getvalue()
 
-
-def verify_url(base: str, receipt_no: str, code: str) -> str:
-    return f"{base.rstrip('/')}/{quote(receipt_no)}/verify?code={quote(code)}"
 
 
 class S3ReceiptStore:

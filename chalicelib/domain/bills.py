@@ -69,6 +69,10 @@ class Bills(Protocol):
     def list_for_unit(self, unit_id: str, group: str | None, limit: int,
                       start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]: ...
 
+    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
+        """Where `list_for_unit(bill.unit_id, group, ...)` resumes just after `bill`."""
+        ...
+
     def open_for_unit(self, unit_id: str) -> list[Bill]: ...
 
     def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
@@ -271,21 +275,12 @@ class BillingService:
             page.extend(consumed)
             left = len(consumed) < len(bills) or more[unit_id]
             if consumed:
-                positions[unit_id] = self._index_key(consumed[-1], group) if left else None
+                positions[unit_id] = self._bills.position_after(consumed[-1], group) if left else None
             elif not left:
                 positions[unit_id] = None
             remaining = remaining or left
         page.sort(key=lambda b: (b.period, b.bill_id), reverse=True)
         return page, (positions if remaining else None)
-
-    @staticmethod
-    def _index_key(bill: Bill, group: str | None) -> dict[str, Any]:
-        key: dict[str, Any] = {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": f"{bill.period}#{bill.bill_id}"}}
-        if group is None:
-            key["unit_id"] = {"S": bill.unit_id}
-        else:
-            key["unit_state"] = {"S": f"{bill.unit_id}#{group}"}
-        return key
 
     def summary(self, caller: Principal, community: Community | None = None) -> Summary:
         today = self._today(community)

@@ -6,7 +6,9 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
+from chalicelib.domain.billing import Bill
 from chalicelib.domain.payments import Payment, Receipt, receipt_code
 from chalicelib.errors import NotFound
 
@@ -20,6 +22,27 @@ class ReceiptStore(Protocol):
 
 
 @dataclass(frozen=True)
+class ReceiptDocument:
+    """What a receipt shows: the injected `render` turns it into a PDF."""
+
+    receipt_no: str
+    code: str
+    verify_url: str
+    community_name: str
+    payer_name: str
+    method: str
+    provider_txn_id: str
+    paid_at: str
+    amount_cents: int
+    bills: tuple[Bill, ...]
+
+
+def verify_url(base: str, receipt_no: str, code: str) -> str:
+    """The link a receipt's QR code opens (`GET /receipts/{receipt_no}/verify?code=`)."""
+    return f"{base.rstrip('/')}/{quote(receipt_no)}/verify?code={quote(code)}"
+
+
+@dataclass(frozen=True)
 class ReceiptLink:
     receipt_no: str
     url: str
@@ -28,7 +51,8 @@ class ReceiptLink:
 
 class ReceiptService:
     def __init__(self, payments: Any, bills: Any, accounts: Any, receipts: Any, store: ReceiptStore,
-                 render: Callable[..., bytes], code_key: Callable[[], bytes], verify_base: str, link_seconds: int):
+                 render: Callable[[ReceiptDocument], bytes], code_key: Callable[[], bytes], verify_base: str,
+                 link_seconds: int):
         self._payments = payments
         self._bills = bills
         self._accounts = accounts
@@ -41,8 +65,6 @@ class ReceiptService:
 
     def make(self, payment_id: str) -> bool:
         """Render and store the receipt of a succeeded payment (idempotent: the key is the receipt number)."""
-        from chalicelib.adapters.receipts import ReceiptDocument, verify_url
-
         payment = self._payments.get(payment_id)
         if payment is None or payment.status != "succeeded" or not payment.receipt_no:
             return False

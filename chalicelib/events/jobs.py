@@ -14,8 +14,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.observability import logger
-
 JobHandler = Callable[[dict[str, Any]], None]
 _HANDLERS: dict[str, JobHandler] = {}
 
@@ -53,13 +51,10 @@ def run(kind: str, payload: dict[str, Any]) -> None:
 
 def dispatch(records: list[Any]) -> dict[str, list[dict[str, str]]]:
     """Run each SQS record's job; return the ids of the failed ones (SQS partial batch response)."""
-    failures = []
-    for record in records:
-        message_id = record.to_dict()["messageId"]
-        try:
-            message = json.loads(record.body)
-            run(message["kind"], message["payload"])
-        except Exception:  # noqa: BLE001 - one bad message must not fail its neighbours
-            logger.exception("job failed", extra={"message_id": message_id})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+    from chalicelib.events import batch
+
+    def one(body: str, message_id: str) -> None:
+        message = json.loads(body)
+        run(message["kind"], message["payload"])
+
+    return batch.process(records, one, "job failed")

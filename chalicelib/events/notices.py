@@ -23,15 +23,13 @@ def fan_out_notice_sms(payload: dict[str, Any]) -> None:
 
 def deliver(records: list[Any]) -> dict[str, list[dict[str, str]]]:
     """Text each queued owner once; failed records are reported alone (SQS partial batch response)."""
+    from chalicelib.events import batch
+
     service = deps.notice_sms()
     notices: dict[str, Any] = {}
-    failures = []
-    for record in records:
-        message_id = record.to_dict()["messageId"]
-        try:
-            outcome = service.deliver(json.loads(record.body), notices)
-            count("NoticeSms" + outcome.title().replace("_", ""))
-        except Exception:  # noqa: BLE001 - one failed text must not fail its neighbours
-            logger.exception("notice sms failed", extra={"message_id": message_id})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+
+    def one(body: str, message_id: str) -> None:
+        outcome = service.deliver(json.loads(body), notices)
+        count("NoticeSms" + outcome.title().replace("_", ""))
+
+    return batch.process(records, one, "notice sms failed")

@@ -35,19 +35,16 @@ def object_keys(body: str) -> list[str]:
 def handle_photo_uploads(records: list[Any]) -> dict[str, list[dict[str, str]]]:
     """Process every uploaded photo named by the SQS records; answer an SQS partial batch response."""
     from chalicelib import deps
+    from chalicelib.events import batch
 
     processor = deps.photo_processor()
-    failures = []
-    for record in records:
-        message_id = record.to_dict()["messageId"]
-        try:
-            for key in object_keys(record.body):
-                outcome = processor.process(key)
-                logger.info("photo upload handled", extra={"outcome": outcome, "message_id": message_id})
-        except Exception:  # noqa: BLE001 - one bad message must not fail its neighbours
-            logger.exception("photo upload failed", extra={"message_id": message_id})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+
+    def one(body: str, message_id: str) -> None:
+        for key in object_keys(body):
+            outcome = processor.process(key)
+            logger.info("photo upload handled", extra={"outcome": outcome, "message_id": message_id})
+
+    return batch.process(records, one, "photo upload failed")
 
 
 @job(REPAIR_SMS_JOB)

@@ -166,6 +166,15 @@ class DynamoBills:
         items = [bill_from_model(m) for m in result]
         return items, (result.last_evaluated_key if len(items) == limit else None)
 
+    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
+        """The index key `list_for_unit` resumes after: the table key plus the index's own keys."""
+        key: dict[str, Any] = {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": f"{bill.period}#{bill.bill_id}"}}
+        if group is None:
+            key["unit_id"] = {"S": bill.unit_id}
+        else:
+            key["unit_state"] = {"S": f"{bill.unit_id}#{group}"}
+        return key
+
     def open_for_unit(self, unit_id: str) -> list[Bill]:
         return [bill_from_model(m) for m in BillModel.by_unit_state.query(f"{unit_id}#open")]
 

@@ -242,7 +242,7 @@ def main() -> int:
 
     stage.apply("test", None)  # area modules may read settings at import; the document never depends on them
     DOCUMENT_PATH.write_text(render(), encoding="utf-8")
-    print(f"wrote {DOCUMENT_PATH.relative_to(Path.cwd()) if DOCUMENT_PATH.is_relative_to(Path.cwd()) else DOCUMENT_PATH}")
+    print(f"wrote {DOCUMENT_PATH}")
     return 0
 
 

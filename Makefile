@@ -13,7 +13,7 @@ NO_NODE = ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-contended lint bench install clean infra-check web-install web-check api-client
+.PHONY: run test test-contended lint bench install clean infra-check web-install web-check api-client openapi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ web-install:
 	else \
 		$(MAKE) -s --no-print-directory $(WEB_STAMP); \
 	fi
+
+# Rebuild docs/openapi.json from the route table and the views' contracts, then the typed client from it.
+openapi: $(STAMP)
+	$(PY) -m chalicelib.api.openapi
+	@if $(NO_NODE); then echo "web/src/api/schema.d.ts not regenerated: Node.js is not installed"; else $(MAKE) -s --no-print-directory api-client; fi
 
 # Regenerate the typed client's types (web/src/api/schema.d.ts) from docs/openapi.json; commit the result.
 api-client:

@@ -116,13 +116,10 @@ def cmd_billing_run(args: argparse.Namespace) -> int:
 def cmd_list_jobs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from chalicelib.events import schedules
-    from chalicelib.manifest.areas import import_areas
-
-    import_areas()  # registers every scheduled job (app.py imports them only when they fire)
+    from chalicelib.routes import SCHEDULES
 
     table = Table("job", "schedule (UTC)", "what it does")
-    for job in sorted(schedules.all_jobs().values(), key=lambda j: j.name):
+    for job in sorted(SCHEDULES, key=lambda j: j.name):
         table.add_row(job.name, job.expression, job.description)
     _console().print(table)
     return 0
@@ -130,15 +127,13 @@ def cmd_list_jobs(args: argparse.Namespace) -> int:
 
 def cmd_run_job(args: argparse.Namespace) -> int:
     from chalicelib.events import schedules
-    from chalicelib.manifest.areas import import_areas
+    from chalicelib.routes import SCHEDULES
 
-    import_areas()  # registers every scheduled job (app.py imports them only when they fire)
-
-    jobs = schedules.all_jobs()
-    if args.name not in jobs:
-        _console().print(f"[red]Unknown job {args.name!r}.[/red] Known: {', '.join(sorted(jobs))}")
+    known = {job.name for job in SCHEDULES}
+    if args.name not in known:
+        _console().print(f"[red]Unknown job {args.name!r}.[/red] Known: {', '.join(sorted(known))}")
         return 2
-    fn = jobs[args.name].fn
+    fn = schedules.function(args.name)
     kwargs: dict[str, Any] = {}
     params = inspect.signature(fn).parameters
     if args.dry_run:

@@ -230,7 +230,8 @@ def billing():
         decode_position,
         encode_position,
     )
-    from chalicelib.domain.bills import BILLING_RUN_JOB, BillingService
+    from chalicelib.domain.bills import BillingService
+    from chalicelib.names import BILLING_RUN_JOB
 
     return BillingService(communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
                           DynamoBills(), DynamoBillingRuns(), lambda payload: jobs().send(BILLING_RUN_JOB, payload),

@@ -23,32 +23,37 @@ from typing import Any, TypedDict
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.api.http import error_response, internal_error, json_response
+from chalicelib.api.http import error_response, internal_error, json_response, no_content
 from chalicelib.api.validation import IDENT, Field, FieldProblem, Shape, parse_json_object
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.observability import logger
 
-# Every error code an endpoint may name, and the status it is answered with (API.md §1 and each area's).
+# Every error code an endpoint may name, and the status it is answered with (API.md §1 and each area's): the one
+# vocabulary of error codes. `http.status_for` answers by exception class; a unit test checks the two agree.
 ERROR_STATUS: dict[str, int] = {
-    "validation_error": 400, "invalid_cursor": 400,
+    # 400
+    "validation_error": 400, "invalid_cursor": 400, "weak_password": 400, "captcha_required": 400,
+    "captcha_invalid": 400, "fee_schedule_missing": 400, "method_unavailable": 400, "sms_not_allowed": 400,
+    "callback_rejected": 400,
+    # 401
     "unauthenticated": 401, "invalid_credentials": 401, "invalid_code": 401, "challenge_expired": 401,
+    "invalid_signature": 401,
+    # 403, 404
     "forbidden": 403, "password_change_required": 403,
     "not_found": 404,
-    "conflict": 409,
+    # 409
+    "conflict": 409, "invalid_transition": 409, "already_rated": 409, "too_many_photos": 409,
+    "bill_in_payment": 409, "bill_already_paid": 409, "not_paid": 409, "request_in_progress": 409,
+    "already_signed_up": 409, "event_full": 409, "event_started": 409, "cannot_reset_self": 409,
+    # 413, 422, 423, 429
     "payload_too_large": 413,
     "unprocessable": 422, "idempotency_key_reused": 422,
     "account_locked": 423,
     "rate_limited": 429,
+    # 500, 503
     "internal_error": 500,
     "unavailable": 503, "sms_unavailable": 503,
 }
-
-
-def error_code(code: str, status: int) -> None:
-    """Register an area's own error code (at import of the module defining the error)."""
-    known = ERROR_STATUS.setdefault(code, status)
-    if known != status:
-        raise ValueError(f"error code {code!r} is already answered with {known}")
 
 
 class Page(TypedDict):
@@ -124,7 +129,7 @@ def endpoint(*, body: type[Shape] | None = None, query: type[Shape] | None = Non
     declared = tuple(errors)
     unknown = [code for code in declared if code not in ERROR_STATUS]
     if unknown:
-        raise ValueError(f"unknown error codes {unknown}: register them with contract.error_code()")
+        raise ValueError(f"unknown error codes {unknown}: add them to contract.ERROR_STATUS")
     spec = Endpoint(body=body, query=query, headers=headers, path=dict(path or {}), response=response,
                     status=status, responses=dict(responses or {}), errors=declared, raw_body=raw_body,
                     content=content)
@@ -142,6 +147,8 @@ def endpoint(*, body: type[Shape] | None = None, query: type[Shape] | None = Non
                 return internal_error()
             if isinstance(result, Response):
                 return result
+            if spec.status == 204:
+                return no_content()
             return json_response(result, spec.status)
 
         handle.endpoint = spec  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from chalicelib.api.validation import integer, validate_query
+from chalicelib.api.validation import Shape, about, integer, text, validate_query
 from chalicelib.errors import InvalidCursor
 
 DEFAULT_LIMIT = 20
@@ -77,7 +77,6 @@ def decode_cursor(cursor: str | None, list_id: str, caller_id: str) -> dict[str,
 
 def page_params(query: dict[str, str] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate `limit`/`cursor` plus the list's own filters (`extra`), rejecting unknown parameters."""
-    from chalicelib.api.validation import text
 
     spec = {"limit": integer(1, MAX_LIMIT, required=False, default=DEFAULT_LIMIT),
             "cursor": text(2048, required=False), **(extra or {})}
@@ -86,3 +85,25 @@ def page_params(query: dict[str, str] | None, extra: dict[str, Any] | None = Non
 
 def page_body(items: list[Any], list_id: str, caller_id: str, position: dict[str, Any] | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": encode_cursor(list_id, caller_id, position)}
+
+
+class PageQuery(Shape):
+    """`limit` and `cursor`, which every list takes (a list's own filters are added in a subclass)."""
+
+    limit = about(integer(1, MAX_LIMIT, required=False, default=DEFAULT_LIMIT),
+                  f"Items per page (default {DEFAULT_LIMIT})")
+    cursor = about(text(2048, required=False), "`next_cursor` of the previous page; omit for the first page")
+
+
+def start_of(query: PageQuery, list_id: str) -> dict[str, Any] | None:
+    """Where the page asked for starts: the position signed into `query.cursor` for this list and caller."""
+    from chalicelib.api.routing import principal
+
+    return decode_cursor(query.cursor, list_id, principal().user_id)
+
+
+def page_answer(items: list[Any], list_id: str, position: dict[str, Any] | None) -> dict[str, Any]:
+    """A `Page` of `items`; its `next_cursor` resumes at `position` (None: this was the last page)."""
+    from chalicelib.api.routing import principal
+
+    return page_body(items, list_id, principal().user_id, position)

@@ -129,6 +129,12 @@ def secret_text(max_len: int = 1024, *, required: bool = True) -> Field:
     return Field(parse, required, schema={"type": "string", "minLength": 1, "maxLength": max_len})
 
 
+def about(field: Field, description: str) -> Field:
+    """Describe a field in the API document (what it means, not its type: the schema says that)."""
+    field.description = description
+    return field
+
+
 def nullable(field: Field) -> Field:
     """Mark a field a PATCH may clear with `null`."""
     field.nullable = True

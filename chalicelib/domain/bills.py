@@ -27,7 +27,6 @@ from chalicelib.domain.model import Community, Principal
 from chalicelib.domain.ports import Page
 from chalicelib.errors import NotFound, ValidationFailed, field_error
 
-BILLING_RUN_JOB = "billing-run"  # the job kind of one billing-run chunk
 RUN_CHUNK_UNITS = 1000  # units per worker invocation: each chunk is seconds of work, far below any time limit
 LEASE_SECONDS = 300
 

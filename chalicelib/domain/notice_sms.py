@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.ids import iso, utcnow
-from chalicelib.domain.notices import NOTICE_SMS_JOB, JobQueue, Notice, NoticeStore, Reader, due_in_seconds, sms_text
+from chalicelib.domain.notices import JobQueue, Notice, NoticeStore, Reader, due_in_seconds, sms_text
+from chalicelib.names import NOTICE_SMS_JOB
 
 MAX_SQS_DELAY = 900
 UNITS_PER_PAGE = 100

@@ -17,12 +17,12 @@ from chalicelib.domain.ids import iso, new_id, utcnow
 from chalicelib.domain.model import TAGS, Account, AuditEvent, Principal
 from chalicelib.domain.ports import AccountRepository, AuditLog, Page
 from chalicelib.errors import Conflict, NotFound, ValidationFailed, field_error
+from chalicelib.names import NOTICE_SMS_JOB
 
 CATEGORIES = ("outage", "elevator", "maintenance", "news", "activity", "general")
 URGENCIES = ("normal", "urgent")
 MAX_ATTENDEES = 5
 SUMMARY_CHARS = 80
-NOTICE_SMS_JOB = "notice-sms"
 
 
 def sms_text(title: str) -> str:

@@ -20,7 +20,6 @@ from chalicelib.errors import Conflict, DomainError, NotFound, PreconditionFaile
 PAYMENT_TTL_SECONDS = 15 * 60
 METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
 PENDING_SHARDS = 8
-PAYMENT_RECEIPT_JOB = "payment-receipt"  # the job kind that renders a paid payment's receipt
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from chalicelib.names import FEE_REMINDER_JOB
+
 DUE_SOON_DAYS = 3
 QUIET_DAYS = 7  # an owner reminded within the last 7 days is skipped
 JOB_TIMEZONE = "Asia/Shanghai"
 SHARDS = 16
-FEE_REMINDER_JOB = "fee-reminder"  # the job kind of one owner's reminder SMS (on the SMS outbox queue)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from chalicelib.domain.ids import iso, new_id, utcnow
 from chalicelib.domain.model import Account, AuditEvent, Principal
 from chalicelib.domain.ports import AccountRepository, AuditLog, CommunityRepository, Page
 from chalicelib.errors import Conflict, NotFound, field_error
+from chalicelib.names import REPAIR_SMS_JOB
 
 KINDS = ("repair", "housekeeping", "parcel", "other")
 REPAIR_CATEGORIES = ("plumbing", "electrical", "appliance", "door_window", "public_area", "other")
@@ -28,7 +29,6 @@ MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 UPLOAD_EXPIRES_IN = 600
 PHOTO_URL_EXPIRES_IN = 300
-REPAIR_SMS_JOB = "repair-sms"
 
 Actor = Literal["owner", "staff", "assignee"]
 Group = Literal["open", "closed"]

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.bills import BILLING_RUN_JOB
-from chalicelib.domain.payments import PAYMENT_RECEIPT_JOB
-from chalicelib.events.jobs import job
-from chalicelib.events.schedules import scheduled
 from chalicelib.observability import logger
 
 
-@job(BILLING_RUN_JOB)
 def billing_run(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 
@@ -22,14 +17,12 @@ def billing_run(payload: dict[str, Any]) -> None:
         raise RuntimeError("billing run chunk is leased by another worker")
 
 
-@job(PAYMENT_RECEIPT_JOB)
 def payment_receipt(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 
     deps.receipts().make(payload["payment_id"])
 
 
-@scheduled("payment-expiry", "rate(5 minutes)", "Expire pending payments older than 15 minutes")
 def payment_expiry() -> dict[str, Any]:
     from chalicelib import deps
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.events.schedules import scheduled
 
-
-# 16:05 UTC = 00:05 Asia/Shanghai: the first minutes of the day after a grant's last valid day.
-@scheduled("door-access-expiry", "cron(5 16 * * ? *)")
+# Scheduled at 16:05 UTC = 00:05 Asia/Shanghai (routes.SCHEDULES): the first minutes after a grant's last valid day.
 def expire_door_access() -> dict[str, Any]:
     """Revoke door access whose end date has passed; publish events still pending from earlier failures."""
     from chalicelib import deps

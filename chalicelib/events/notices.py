@@ -6,12 +6,9 @@ import json
 from typing import Any
 
 from chalicelib import deps
-from chalicelib.domain.notices import NOTICE_SMS_JOB
-from chalicelib.events.jobs import job
 from chalicelib.observability import count, logger
 
 
-@job(NOTICE_SMS_JOB)
 def fan_out_notice_sms(payload: dict[str, Any]) -> None:
     """Page the notice's audience and queue one SMS per owner (safe to run twice: delivery is deduplicated)."""
     result = deps.notice_sms().fan_out(payload["notice_id"], payload.get("start"))

@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.reminders import FEE_REMINDER_JOB
-from chalicelib.events.jobs import job
-from chalicelib.events.schedules import scheduled
 
-
-@scheduled("fee-reminders", "cron(0 2 * * ? *)",
-           "Text owners with bills overdue or due within 3 days (one SMS each, at most weekly)")
 def fee_reminders(dry_run: bool = False,
                   progress: Callable[[int, int | None, str], None] | None = None) -> dict[str, Any]:
     from chalicelib import deps
@@ -19,8 +13,6 @@ def fee_reminders(dry_run: bool = False,
     return deps.fee_reminders().run(dry_run=dry_run, progress=progress).as_dict()
 
 
-@scheduled("monthly-billing", "cron(30 16 L * ? *)",
-           "Start the billing run of every community for the month just ended (00:30 on the 1st, Shanghai)")
 def monthly_billing(dry_run: bool = False,
                     progress: Callable[[int, int | None, str], None] | None = None) -> dict[str, Any]:
     from chalicelib import deps
@@ -46,7 +38,6 @@ def monthly_billing(dry_run: bool = False,
             "dry_run": dry_run}
 
 
-@job(FEE_REMINDER_JOB)
 def send_fee_reminder(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 

@@ -11,8 +11,6 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from chalicelib.domain.repairs import REPAIR_SMS_JOB
-from chalicelib.events.jobs import job
 from chalicelib.observability import logger
 
 
@@ -47,7 +45,6 @@ def handle_photo_uploads(records: list[Any]) -> dict[str, list[dict[str, str]]]:
     return batch.process(records, one, "photo upload failed")
 
 
-@job(REPAIR_SMS_JOB)
 def send_repair_sms(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 

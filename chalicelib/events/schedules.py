@@ -1,55 +1,30 @@
-"""Scheduled jobs: one registry that `app.py` turns into Chalice schedules and the CLI runs on demand.
+"""Scheduled jobs: `routes.SCHEDULES`, which `app.py` turns into Chalice schedules and the CLI runs on demand.
 
-Areas register a job with `@scheduled("name", "cron(0 2 * * ? *)")`; the function takes no arguments, must
-be idempotent and resumable (a schedule can fire twice, and a run can be cut off), and returns a small
-summary dict for logs and the CLI. `app.py` wires the schedules from the route manifest
-(`chalicelib/manifest/manifest.json`) and imports a job's module only when it fires (`run()`).
+A scheduled function (`<module>.<function>` under `chalicelib.events`) takes no arguments, must be idempotent and
+resumable (a schedule can fire twice, and a run can be cut off), and returns a small summary dict for logs and the
+CLI. Its module is imported only when the schedule fires (`run()`).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-JobFn = Callable[[], dict[str, Any]]
+JobFn = Callable[..., dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class ScheduledJob:
-    name: str
-    expression: str  # an EventBridge schedule expression, in UTC
-    fn: JobFn
-    description: str
+def function(name: str) -> JobFn:
+    """The function of the scheduled job `name` (its module imported now if it was not yet)."""
+    from chalicelib.routes import EVENTS, SCHEDULES
 
-
-_JOBS: dict[str, ScheduledJob] = {}
-
-
-def scheduled(name: str, expression: str, description: str = "") -> Callable[[JobFn], JobFn]:
-    def register(fn: JobFn) -> JobFn:
-        if name in _JOBS:
-            raise ValueError(f"scheduled job {name!r} registered twice")
-        _JOBS[name] = ScheduledJob(name, expression, fn, description or (fn.__doc__ or "").strip())
-        return fn
-
-    return register
-
-
-def all_jobs() -> dict[str, ScheduledJob]:
-    return dict(_JOBS)
+    for entry in SCHEDULES:
+        if entry.name == name:
+            module, attribute = entry.handler.rsplit(".", 1)
+            return getattr(importlib.import_module(EVENTS + module), attribute)
+    known = ", ".join(entry.name for entry in SCHEDULES)
+    raise ValueError(f"no scheduled job named {name!r}; known: {known}")
 
 
 def run(name: str) -> dict[str, Any]:
-    if name not in _JOBS:
-        from chalicelib.routes import EVENTS, SCHEDULES
-
-        for entry in SCHEDULES:
-            if entry.name == name:
-                importlib.import_module(EVENTS + entry.handler.rsplit(".", 1)[0])
-    try:
-        job = _JOBS[name]
-    except KeyError:
-        raise ValueError(f"no scheduled job named {name!r}; known: {', '.join(sorted(_JOBS))}") from None
-    return job.fn()
+    return function(name)()

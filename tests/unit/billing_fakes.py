@@ -152,9 +152,10 @@ class FakeBills:
         page = bills[:limit]
         if len(page) < limit:
             return page, None
-        last = page[-1]
-        key: dict[str, Any] = {"bill_id": {"S": last.bill_id}, "period_bill": {"S": _period_bill(last)}}
-        return page, key
+        return page, self.position_after(page[-1], group)
+
+    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
+        return {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": _period_bill(bill)}}
 
     def open_for_unit(self, unit_id: str) -> list[Bill]:
         return [b for b in self.items.values() if b.unit_id == unit_id and b.status in OPEN_STATUSES]

@@ -222,7 +222,7 @@ export interface paths {
             cookie?: never;
         };
         /** Owner bills */
-        get: operations["bills_owner_bills"];
+        get: operations["billing_owner_bills"];
         put?: never;
         post?: never;
         delete?: never;
@@ -239,7 +239,7 @@ export interface paths {
             cookie?: never;
         };
         /** Owner summary */
-        get: operations["bills_owner_summary"];
+        get: operations["billing_owner_summary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -256,7 +256,7 @@ export interface paths {
             cookie?: never;
         };
         /** Owner bill */
-        get: operations["bills_owner_bill"];
+        get: operations["billing_owner_bill"];
         put?: never;
         post?: never;
         delete?: never;
@@ -273,10 +273,10 @@ export interface paths {
             cookie?: never;
         };
         /** List posts */
-        get: operations["messages_list_posts"];
+        get: operations["board_list_posts"];
         put?: never;
         /** Create post */
-        post: operations["messages_create_post"];
+        post: operations["board_create_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -294,7 +294,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete post */
-        delete: operations["messages_delete_post"];
+        delete: operations["board_delete_post"];
         options?: never;
         head?: never;
         patch?: never;
@@ -342,7 +342,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
+        /** Whether the API answers (for load balancers and the local stack). */
         get: operations["platform_health"];
         put?: never;
         post?: never;
@@ -418,10 +418,10 @@ export interface paths {
             cookie?: never;
         };
         /** List household */
-        get: operations["profile_list_household"];
+        get: operations["household_list_household"];
         put?: never;
         /** Add member */
-        post: operations["profile_add_member"];
+        post: operations["household_add_member"];
         delete?: never;
         options?: never;
         head?: never;
@@ -439,7 +439,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Remove member */
-        delete: operations["profile_remove_member"];
+        delete: operations["household_remove_member"];
         options?: never;
         head?: never;
         patch?: never;
@@ -486,10 +486,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List messages */
+        /** The owner's messages, newest first. */
         get: operations["messages_list_messages"];
         put?: never;
-        /** Create message */
+        /** Write to the property: a suggestion, complaint or question about one of the owner's units. */
         post: operations["messages_create_message"];
         delete?: never;
         options?: never;
@@ -504,7 +504,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get message */
+        /** One of the owner's messages with its replies. */
         get: operations["messages_get_message"];
         put?: never;
         post?: never;
@@ -523,7 +523,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Owner reply */
+        /** Add to an open message of the owner's. */
         post: operations["messages_owner_reply"];
         delete?: never;
         options?: never;
@@ -576,6 +576,23 @@ export interface paths {
         put?: never;
         /** Read notice */
         post: operations["notices_read_notice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This API's OpenAPI 3.1 document, with the running stage's server URL. */
+        get: operations["platform_openapi"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -817,7 +834,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Post run */
-        post: operations["bills_post_run"];
+        post: operations["billing_post_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -832,7 +849,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get run */
-        get: operations["bills_get_run"];
+        get: operations["billing_get_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -849,10 +866,10 @@ export interface paths {
             cookie?: never;
         };
         /** Staff bills */
-        get: operations["bills_staff_bills"];
+        get: operations["billing_staff_bills"];
         put?: never;
         /** Post bill */
-        post: operations["bills_post_bill"];
+        post: operations["billing_post_bill"];
         delete?: never;
         options?: never;
         head?: never;
@@ -869,7 +886,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Hide post */
-        post: operations["messages_hide_post"];
+        post: operations["board_hide_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -919,7 +936,7 @@ export interface paths {
         };
         get?: never;
         /** Put fee schedule */
-        put: operations["bills_put_fee_schedule"];
+        put: operations["billing_put_fee_schedule"];
         post?: never;
         delete?: never;
         options?: never;
@@ -968,7 +985,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Staff messages */
+        /** Messages of the caller's communities, by status, newest first. */
         get: operations["messages_staff_messages"];
         put?: never;
         post?: never;
@@ -987,7 +1004,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Close message */
+        /** Close a message (no more replies). */
         post: operations["messages_close_message"];
         delete?: never;
         options?: never;
@@ -1004,7 +1021,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Staff reply */
+        /** Answer a message of one of the caller's communities. */
         post: operations["messages_staff_reply"];
         delete?: never;
         options?: never;
@@ -1022,7 +1039,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Post reading */
-        post: operations["bills_post_reading"];
+        post: operations["billing_post_reading"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1204,10 +1221,95 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description Every error answer (API.md §1). */
         Error: {
+            /** @description Stable, machine-readable */
             code: string;
+            /** @description For engineers, in English */
             message: string;
+            /** @description Depends on the code, e.g. `fields` */
             details?: Record<string, unknown>;
+        };
+        /** Health */
+        Health: {
+            /** @enum {unknown} */
+            status: "ok";
+        };
+        /** MessageDetail */
+        MessageDetail: {
+            body: string;
+            /** @enum {unknown} */
+            category: "complaint" | "question" | "suggestion";
+            community_id: string;
+            created_at: string;
+            message_id: string;
+            replies: components["schemas"]["MessageReply"][];
+            reply_count: number;
+            /** @enum {unknown} */
+            status: "closed" | "open";
+            subject: string;
+            unit_id: string;
+            updated_at: string;
+        };
+        /** MessageReply */
+        MessageReply: {
+            at: string;
+            /** @enum {unknown} */
+            author_role: "admin" | "owner" | "staff";
+            body: string;
+        };
+        /** MessageSummary */
+        MessageSummary: {
+            body: string;
+            /** @enum {unknown} */
+            category: "complaint" | "question" | "suggestion";
+            community_id: string;
+            created_at: string;
+            message_id: string;
+            reply_count: number;
+            /** @enum {unknown} */
+            status: "closed" | "open";
+            subject: string;
+            unit_id: string;
+            updated_at: string;
+        };
+        /** MessageSummaryPage */
+        MessageSummaryPage: {
+            items: components["schemas"]["MessageSummary"][];
+            next_cursor: string | null;
+        };
+        /**
+         * @description A request type: its fields (class attributes made by this module's factories) validate the input and
+         *     describe it. `Shape.parse(data)` gives an instance whose attributes are the parsed values.
+         *
+         *         class NewReading(Shape):
+         *             unit_id = ident()
+         *             kind = choice(METER_KINDS)
+         *
+         *     A subclass with `patch = True` has PATCH semantics (see `validate`). Attributes not sent hold the field's
+         *     default; `sent` names the fields the client sent.
+         */
+        NewMessage: {
+            /** @enum {string} */
+            category: "suggestion" | "complaint" | "question";
+            subject: string;
+            body: string;
+            /** @description One of the owner's units; default: the first */
+            unit_id?: string | null;
+        };
+        /**
+         * @description A request type: its fields (class attributes made by this module's factories) validate the input and
+         *     describe it. `Shape.parse(data)` gives an instance whose attributes are the parsed values.
+         *
+         *         class NewReading(Shape):
+         *             unit_id = ident()
+         *             kind = choice(METER_KINDS)
+         *
+         *     A subclass with `patch = True` has PATCH semantics (see `validate`). Attributes not sent hold the field's
+         *     default; `sent` names the fields the client sent.
+         */
+        NewReply: {
+            body: string;
         };
     };
     responses: never;
@@ -1227,58 +1329,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1299,58 +1383,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1371,76 +1437,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1461,76 +1515,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1551,58 +1593,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1623,58 +1647,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1695,58 +1701,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1767,58 +1755,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1839,76 +1809,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -1929,76 +1887,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2019,76 +1965,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2109,58 +2043,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2172,7 +2088,7 @@ export interface operations {
             };
         };
     };
-    bills_owner_bills: {
+    billing_owner_bills: {
         parameters: {
             query?: never;
             header?: never;
@@ -2181,76 +2097,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2262,7 +2166,7 @@ export interface operations {
             };
         };
     };
-    bills_owner_summary: {
+    billing_owner_summary: {
         parameters: {
             query?: never;
             header?: never;
@@ -2271,76 +2175,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2352,7 +2244,7 @@ export interface operations {
             };
         };
     };
-    bills_owner_bill: {
+    billing_owner_bill: {
         parameters: {
             query?: never;
             header?: never;
@@ -2363,76 +2255,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2444,7 +2336,7 @@ export interface operations {
             };
         };
     };
-    messages_list_posts: {
+    board_list_posts: {
         parameters: {
             query?: never;
             header?: never;
@@ -2453,76 +2345,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2534,7 +2414,7 @@ export interface operations {
             };
         };
     };
-    messages_create_post: {
+    board_create_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2543,76 +2423,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2624,7 +2492,7 @@ export interface operations {
             };
         };
     };
-    messages_delete_post: {
+    board_delete_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2635,76 +2503,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2725,76 +2593,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2817,76 +2673,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2909,76 +2765,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -2999,66 +2855,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -3071,76 +2911,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3161,76 +2989,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3251,76 +3067,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3341,76 +3145,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3422,7 +3214,7 @@ export interface operations {
             };
         };
     };
-    profile_list_household: {
+    household_list_household: {
         parameters: {
             query?: never;
             header?: never;
@@ -3431,76 +3223,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3512,7 +3292,7 @@ export interface operations {
             };
         };
     };
-    profile_add_member: {
+    household_add_member: {
         parameters: {
             query?: never;
             header?: never;
@@ -3521,76 +3301,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3602,7 +3370,7 @@ export interface operations {
             };
         };
     };
-    profile_remove_member: {
+    household_remove_member: {
         parameters: {
             query?: never;
             header?: never;
@@ -3613,76 +3381,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3703,76 +3471,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3793,76 +3549,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -3876,91 +3620,86 @@ export interface operations {
     };
     messages_list_messages: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -3971,86 +3710,80 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewMessage"];
+            };
+        };
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4065,84 +3798,86 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4155,86 +3890,104 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReply"];
+            };
+        };
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
+            /** @description Conflicts with the current state. Codes: `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
                 };
             };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4247,76 +4000,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4339,76 +4080,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4431,76 +4172,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4509,6 +4250,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    platform_openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
             };
         };
     };
@@ -4521,76 +4316,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4611,76 +4394,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4703,58 +4474,52 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4777,76 +4542,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4869,76 +4634,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -4961,58 +4726,52 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5033,76 +4792,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5123,76 +4870,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5215,76 +4950,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5307,76 +5042,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5399,76 +5134,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5491,76 +5226,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5583,76 +5318,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5675,76 +5410,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5756,7 +5491,7 @@ export interface operations {
             };
         };
     };
-    bills_post_run: {
+    billing_post_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -5765,76 +5500,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5846,7 +5569,7 @@ export interface operations {
             };
         };
     };
-    bills_get_run: {
+    billing_get_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -5857,76 +5580,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -5938,7 +5661,7 @@ export interface operations {
             };
         };
     };
-    bills_staff_bills: {
+    billing_staff_bills: {
         parameters: {
             query?: never;
             header?: never;
@@ -5947,76 +5670,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6028,7 +5739,7 @@ export interface operations {
             };
         };
     };
-    bills_post_bill: {
+    billing_post_bill: {
         parameters: {
             query?: never;
             header?: never;
@@ -6037,76 +5748,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6118,7 +5817,7 @@ export interface operations {
             };
         };
     };
-    messages_hide_post: {
+    board_hide_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -6129,76 +5828,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6219,76 +5918,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6311,76 +5998,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6392,7 +6079,7 @@ export interface operations {
             };
         };
     };
-    bills_put_fee_schedule: {
+    billing_put_fee_schedule: {
         parameters: {
             query?: never;
             header?: never;
@@ -6403,76 +6090,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6493,76 +6180,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6585,76 +6260,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -6668,91 +6343,89 @@ export interface operations {
     };
     messages_staff_messages: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                status?: "open" | "closed";
+                /** @description One of the caller's communities; default: all of them */
+                community_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6767,84 +6440,98 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
+            /** @description Conflicts with the current state. Codes: `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
                 };
             };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6857,90 +6544,108 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReply"];
+            };
+        };
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
+            /** @description Conflicts with the current state. Codes: `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
                 };
             };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
-    bills_post_reading: {
+    billing_post_reading: {
         parameters: {
             query?: never;
             header?: never;
@@ -6949,76 +6654,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7039,76 +6732,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7131,76 +6812,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7221,76 +6902,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7311,76 +6980,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7401,76 +7058,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7493,76 +7138,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7585,76 +7230,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7677,76 +7322,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
                 };
             };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7767,76 +7412,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7857,76 +7490,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */
@@ -7947,76 +7568,64 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description validation_error (details.fields), invalid_cursor, or a more specific code */
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
                 };
             };
-            /** @description unauthenticated: missing, expired or revoked token */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
                 };
             };
-            /** @description forbidden (role) or password_change_required */
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
                 };
             };
-            /** @description not_found: missing, or belonging to someone else */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description conflict or a more specific code named in API.md */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description payload_too_large: body over 64 KiB */
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
                 };
             };
-            /** @description rate_limited: details.retry_after and a Retry-After header */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description internal_error: never carries internals */
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
                 };
             };
             /** @description Success: the shape is given in API.md */

@@ -16,6 +16,8 @@ os.chdir(ROOT)  # chalice.test.Client reads .chalice/config.json from the workin
 # moto's in-process mock intercepts by AWS hostnames: an endpoint override would route around it.
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("CAPTCHA_TEST_ANSWER", "TEST42")
+# Every answer of an `@endpoint` view is checked against its declared type (api/contract.py).
+os.environ.setdefault("CONTRACT_CHECK", "1")
 
 from devstack import environment  # noqa: E402
 

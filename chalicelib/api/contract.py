@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
@@ -149,12 +150,41 @@ def endpoint(*, body: type[Shape] | None = None, query: type[Shape] | None = Non
                 return result
             if spec.status == 204:
                 return no_content()
+            if _CHECK_RESPONSES:
+                check_response(spec, result)
             return json_response(result, spec.status)
 
         handle.endpoint = spec  # type: ignore[attr-defined]
         return handle
 
     return decorator
+
+
+# The test suite sets CONTRACT_CHECK=1: every answer is then checked against its declared type, so the tests of
+# every area also prove the document true. Off in the stages (it costs a decode per response).
+_CHECK_RESPONSES = os.environ.get("CONTRACT_CHECK") == "1"
+
+
+class ContractViolation(AssertionError):
+    """An answer that does not match the type the view declares (a bug; only raised with CONTRACT_CHECK=1)."""
+
+
+def check_response(spec: Endpoint, result: Any) -> None:
+    """Decode the JSON a client would receive as the declared response type; raise if it does not conform."""
+    import msgspec
+
+    from chalicelib.api.http import dumps
+
+    sent = dumps(result).encode()
+    kinds = spec.response if isinstance(spec.response, tuple) else (spec.response,)
+    problems = []
+    for kind in kinds:
+        try:
+            msgspec.json.decode(sent, type=kind)
+            return
+        except msgspec.ValidationError as error:
+            problems.append(f"{getattr(kind, '__name__', kind)}: {error}")
+    raise ContractViolation("; ".join(problems))
 
 
 def _arguments(spec: Endpoint, event: Request, params: dict[str, str]) -> dict[str, Any]:

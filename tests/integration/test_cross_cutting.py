@@ -38,7 +38,7 @@ def test_every_route_not_declared_public_refuses_requests_without_a_valid_token(
 
 
 def test_public_routes_are_exactly_the_ones_api_md_marks_public():
-    allowed = {"/health", "/auth/captcha", "/auth/login", "/auth/sms", "/auth/verify", "/auth/refresh",
+    allowed = {"/health", "/openapi.json", "/auth/captcha", "/auth/login", "/auth/sms", "/auth/verify", "/auth/refresh",
                "/auth/password/reset", "/auth/password/reset/confirm", "/payments/callbacks/{provider}",
                "/receipts/{receipt_no}/verify"}
     assert {path for path, _ in routing.public_routes()} <= allowed

@@ -1,26 +1,102 @@
 """The one place where AWS clients, adapters and domain services are built, lazily and once per container.
 
 Nothing here runs at import time: a Lambda that never sends SMS never builds an SNS client. Tests call
-`reset()` to drop everything built under another emulator or settings.
+`reset()` to drop everything built under another emulator or settings, and `override(...)` to put a fake in
+place of any provider for a while (a service, or the clocks every service reads):
+
+    with deps.override(directory=lambda: Exploding()):
+        ...
+    with deps.override(epoch_clock=lambda: frozen.time):   # every auth step now reads the frozen clock
+        ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.settings import get_settings
 
+if TYPE_CHECKING:  # the services' types, for the return annotations only (never imported on the cold path)
+    from chalicelib.adapters.keyring import Keyring
+    from chalicelib.adapters.messaging import SnsSms, SqsJobs
+    from chalicelib.adapters.storage import S3Photos
+    from chalicelib.domain.auth import AuthService
+    from chalicelib.domain.bills import BillingService
+    from chalicelib.domain.board import BoardService
+    from chalicelib.domain.directory import Directory
+    from chalicelib.domain.household import HouseholdService
+    from chalicelib.domain.messages import MessageService
+    from chalicelib.domain.notice_sms import NoticeSms
+    from chalicelib.domain.notices import EventService, NoticeService
+    from chalicelib.domain.payments import PaymentService
+    from chalicelib.domain.photos import PhotoProcessor
+    from chalicelib.domain.profile import ProfileService
+    from chalicelib.domain.receipts import ReceiptService
+    from chalicelib.domain.reminders import FeeReminders, ReminderSender
+    from chalicelib.domain.repairs import RepairNotifier, RepairService
+    from chalicelib.domain.sessions import SessionService
+
 F = TypeVar("F", bound=Callable[..., Any])
 _PROVIDERS: list[Any] = []
+_OVERRIDES: dict[str, Callable[..., Any]] = {}
 
 
 def provider(fn: F) -> F:
-    """Cache a builder for the life of the container and register it so `reset()` can forget it."""
+    """Cache a builder for the life of the container and register it for `reset()` and `override()`."""
     cached = cache(fn)
-    _PROVIDERS.append(cached)
-    return cached  # type: ignore[return-value]
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def get(*args: Any) -> Any:
+        replacement = _OVERRIDES.get(name)
+        return replacement(*args) if replacement is not None else cached(*args)
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    _PROVIDERS.append(get)
+    return get  # type: ignore[return-value]
+
+
+@contextmanager
+def override(**replacements: Callable[..., Any]) -> Iterator[None]:
+    """Within the block, each named provider answers what its replacement returns (tests only)."""
+    unknown = sorted(set(replacements) - {p.__name__ for p in _PROVIDERS})
+    if unknown:
+        raise ValueError(f"no such providers: {unknown}")
+    before = dict(_OVERRIDES)
+    _OVERRIDES.update(replacements)
+    try:
+        yield
+    finally:
+        _OVERRIDES.clear()
+        _OVERRIDES.update(before)
+
+
+@provider
+def epoch_clock() -> Callable[[], float]:
+    """Seconds since the epoch, as the authentication steps read it."""
+    return time.time
+
+
+@provider
+def utc_clock() -> Callable[[], datetime]:
+    """The current UTC time, as the other services read it."""
+    from chalicelib.domain.ids import utcnow
+
+    return utcnow
+
+
+def _epoch_now() -> float:
+    return epoch_clock()()
+
+
+def _utc_now() -> datetime:
+    return utc_clock()()
 
 
 @provider
@@ -33,7 +109,7 @@ def aws_client(service: str) -> Any:
 
 
 @provider
-def keyring():
+def keyring() -> Keyring:
     from chalicelib.adapters.keyring import Keyring
     from chalicelib.names import TOKEN_KEYS_SECRET
 
@@ -63,24 +139,24 @@ def audit():
 
 
 @provider
-def session_service():
+def session_service() -> SessionService:
     from chalicelib.adapters.dynamo.repositories import DynamoSessions
     from chalicelib.adapters.keyring import JwtSigner
     from chalicelib.domain.sessions import SessionService
 
-    return SessionService(DynamoSessions(), JwtSigner(keyring()))
+    return SessionService(DynamoSessions(), JwtSigner(keyring()), clock=_utc_now)
 
 
 @provider
-def directory():
+def directory() -> Directory:
     from chalicelib.adapters.dynamo.repositories import DynamoSessions
     from chalicelib.domain.directory import Directory
 
-    return Directory(accounts(), DynamoSessions(), communities(), audit())
+    return Directory(accounts(), DynamoSessions(), communities(), audit(), clock=_utc_now)
 
 
 @provider
-def auth_service():
+def auth_service() -> AuthService:
     """The authentication services, each given only the collaborators it needs (see domain/auth/)."""
     from chalicelib.adapters.captcha_image import render_png
     from chalicelib.adapters.dynamo.auth import (
@@ -96,19 +172,21 @@ def auth_service():
     config = auth.AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
                              settings.captcha_test_answer)
     keys, state, counters, store = keyring().long_lived, DynamoLoginState(), DynamoCounters(), DynamoChallenges()
-    captcha = auth.CaptchaService(DynamoCaptchas(), keys, config, render_png)
-    password = auth.PasswordStep(accounts(), state, counters, captcha, audit(), config)
+    captcha = auth.CaptchaService(DynamoCaptchas(), keys, config, render_png, clock=_epoch_now)
+    password = auth.PasswordStep(accounts(), state, counters, captcha, audit(), config, clock=_epoch_now)
     challenges = auth.ChallengeService(store)
-    codes = auth.SmsCodes(store, challenges, sms(), keys, config)
+    codes = auth.SmsCodes(store, challenges, sms(), keys, config, clock=_epoch_now)
     totp = auth.TotpFactor(state, secret_box())
     factors = auth.SecondFactors(auth.SmsFactor(codes), totp)
     devices = auth.TrustedDevices(DynamoDevices(), state)
     return auth.AuthService(
         captcha=captcha, password=password, challenges=challenges, codes=codes, factors=factors, devices=devices,
-        sign_in=auth.SignIn(password, devices, challenges, factors, accounts(), session_service(), audit()),
-        totp=auth.TotpEnrollment(accounts(), state, secret_box(), counters, totp, audit()),
-        recovery=auth.Recovery(accounts(), captcha, challenges, codes, devices, session_service(), audit(), keys),
-        phone_change=auth.PhoneChange(accounts(), password, challenges, codes, sms(), audit()),
+        sign_in=auth.SignIn(password, devices, challenges, factors, accounts(), session_service(), audit(),
+                            clock=_epoch_now),
+        totp=auth.TotpEnrollment(accounts(), state, secret_box(), counters, totp, audit(), clock=_epoch_now),
+        recovery=auth.Recovery(accounts(), captcha, challenges, codes, devices, session_service(), audit(), keys,
+                                clock=_epoch_now),
+        phone_change=auth.PhoneChange(accounts(), password, challenges, codes, sms(), audit(), clock=_epoch_now),
         account=auth.AccountSessions(accounts(), session_service(), password, audit()),
     )
 
@@ -122,14 +200,14 @@ def secret_box():
 
 
 @provider
-def sms():
+def sms() -> SnsSms:
     from chalicelib.adapters.messaging import SnsSms
 
     return SnsSms(aws_client("sns"), get_settings().sms_allowed_country_codes)
 
 
 @provider
-def jobs():
+def jobs() -> SqsJobs:
     from chalicelib.adapters.messaging import SqsJobs
     from chalicelib.names import JOBS_QUEUE
 
@@ -144,7 +222,7 @@ def repairs_repository():
 
 
 @provider
-def photo_store():
+def photo_store() -> S3Photos:
     from chalicelib.adapters.storage import S3Photos
     from chalicelib.names import PHOTOS_BUCKET
 
@@ -152,21 +230,22 @@ def photo_store():
 
 
 @provider
-def repair_service():
+def repair_service() -> RepairService:
     from chalicelib.domain.repairs import RepairService
 
-    return RepairService(repairs_repository(), accounts(), communities(), audit(), photo_store(), jobs())
+    return RepairService(repairs_repository(), accounts(), communities(), audit(), photo_store(), jobs(),
+                         clock=_utc_now)
 
 
 @provider
-def repair_notifier():
+def repair_notifier() -> RepairNotifier:
     from chalicelib.domain.repairs import RepairNotifier
 
     return RepairNotifier(repairs_repository(), accounts(), communities(), sms())
 
 
 @provider
-def photo_processor():
+def photo_processor() -> PhotoProcessor:
     from chalicelib.adapters.images import PillowCodec
     from chalicelib.domain.photos import PhotoProcessor
 
@@ -174,11 +253,11 @@ def photo_processor():
 
 
 @provider
-def profile_service():
+def profile_service() -> ProfileService:
     from chalicelib.adapters.dynamo.profile import DynamoProfiles
     from chalicelib.domain.profile import ProfileService
 
-    return ProfileService(accounts(), DynamoProfiles(), audit())
+    return ProfileService(accounts(), DynamoProfiles(), audit(), clock=_utc_now)
 
 
 @provider
@@ -195,32 +274,32 @@ def door_access():
 
 
 @provider
-def household():
+def household() -> HouseholdService:
     from chalicelib.adapters.dynamo.household import DynamoHousehold
     from chalicelib.domain.household import HouseholdService
 
-    return HouseholdService(DynamoHousehold(), communities(), door_access(), audit())
+    return HouseholdService(DynamoHousehold(), communities(), door_access(), audit(), clock=_utc_now)
 
 
 @provider
-def messages():
+def messages() -> MessageService:
     from chalicelib.adapters.dynamo.messages import DynamoMessages
     from chalicelib.domain.messages import MessageService
 
-    return MessageService(DynamoMessages(), accounts(), audit())
+    return MessageService(DynamoMessages(), accounts(), audit(), clock=_utc_now)
 
 
 @provider
-def board():
+def board() -> BoardService:
     from chalicelib.adapters.dynamo.auth import DynamoCounters
     from chalicelib.adapters.dynamo.board import DynamoBoard
     from chalicelib.domain.board import BoardService
 
-    return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit())
+    return BoardService(DynamoBoard(), accounts(), DynamoCounters(), audit(), clock=_utc_now)
 
 
 @provider
-def billing():
+def billing() -> BillingService:
     from chalicelib.adapters.dynamo.billing import (
         DynamoBillingRuns,
         DynamoBills,
@@ -235,7 +314,7 @@ def billing():
 
     return BillingService(communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
                           DynamoBills(), DynamoBillingRuns(), lambda payload: jobs().send(BILLING_RUN_JOB, payload),
-                          encode_position, decode_position)
+                          encode_position, decode_position, clock=_utc_now)
 
 
 @provider
@@ -253,20 +332,22 @@ def payments_store():
 
 
 @provider
-def payments():
+def payments() -> PaymentService:
     from chalicelib.adapters.dynamo.billing import DynamoBills
     from chalicelib.domain.payments import PaymentService
+    from chalicelib.names import PAYMENT_RECEIPT_JOB
 
     def community_name(community_id: str) -> str:
         community = communities().get_community(community_id)
         return community.name if community else ""
 
     return PaymentService(DynamoBills(), payments_store(), payment_providers(), community_name,
-                          lambda payment: jobs().send("payment-receipt", {"payment_id": payment.payment_id}))
+                          lambda payment: jobs().send(PAYMENT_RECEIPT_JOB, {"payment_id": payment.payment_id}),
+                          clock=_utc_now)
 
 
 @provider
-def receipts():
+def receipts() -> ReceiptService:
     from chalicelib.adapters.dynamo.billing import DynamoBills
     from chalicelib.adapters.dynamo.payments import DynamoReceipts
     from chalicelib.adapters.receipts import LINK_SECONDS, S3ReceiptStore, render_pdf
@@ -312,7 +393,7 @@ def idempotent_create_payment():
 
 
 @provider
-def sms_outbox():
+def sms_outbox() -> SqsJobs:
     from chalicelib.adapters.messaging import SqsJobs
     from chalicelib.names import SMS_OUTBOX_QUEUE
 
@@ -320,16 +401,15 @@ def sms_outbox():
 
 
 @provider
-def fee_reminders():
+def fee_reminders() -> FeeReminders:
     from chalicelib.adapters.dynamo.reminders import DynamoReminderLog, DynamoReminderSource
-    from chalicelib.domain.ids import utcnow
     from chalicelib.domain.reminders import FeeReminders
 
-    return FeeReminders(DynamoReminderSource(), DynamoReminderLog(), sms_outbox(), utcnow)
+    return FeeReminders(DynamoReminderSource(), DynamoReminderLog(), sms_outbox(), _utc_now)
 
 
 @provider
-def reminder_sender():
+def reminder_sender() -> ReminderSender:
     from chalicelib.adapters.dynamo.reminders import DynamoReminderLog
     from chalicelib.domain.reminders import ReminderSender
 
@@ -344,22 +424,22 @@ def notice_store():
 
 
 @provider
-def notice_service():
+def notice_service() -> NoticeService:
     from chalicelib.domain.notices import NoticeService
 
-    return NoticeService(notice_store(), accounts(), communities(), jobs(), audit())
+    return NoticeService(notice_store(), accounts(), communities(), jobs(), audit(), clock=_utc_now)
 
 
 @provider
-def event_service():
+def event_service() -> EventService:
     from chalicelib.adapters.dynamo.notices import DynamoEvents
     from chalicelib.domain.notices import EventService
 
-    return EventService(DynamoEvents(), accounts(), communities(), audit())
+    return EventService(DynamoEvents(), accounts(), communities(), audit(), clock=_utc_now)
 
 
 @provider
-def notice_sms():
+def notice_sms() -> NoticeSms:
     from chalicelib.adapters.dynamo.notices import DynamoOwnerDirectory, DynamoSentLog
     from chalicelib.adapters.notice_queue import SqsSmsQueue
     from chalicelib.domain.notice_sms import NoticeSms
@@ -368,7 +448,7 @@ def notice_sms():
     settings = get_settings()
     queue = SqsSmsQueue(aws_client("sqs"), settings.name(NOTICE_SMS_QUEUE))
     return NoticeSms(notice_store(), DynamoOwnerDirectory(), queue, jobs(), DynamoSentLog(), sms(),
-                     settings.sms_rate_per_second)
+                     settings.sms_rate_per_second, clock=_utc_now)
 
 
 def reset() -> None:

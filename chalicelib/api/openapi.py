@@ -226,6 +226,15 @@ def render(document: dict[str, Any] | None = None) -> str:
     return json.dumps(document or build(), ensure_ascii=False, indent=1) + "\n"
 
 
+def server_url(headers: Any, context: dict[str, Any]) -> str:
+    """The base URL the caller reached this API at: API Gateway's domain and stage, or the local server's host."""
+    host = headers.get("host") or context.get("domainName") or "127.0.0.1"
+    stage = context.get("stage")
+    if context.get("domainName") and stage and stage != "$default" and not host.startswith("127.0.0.1"):
+        return f"https://{host}/{stage}"
+    return f"{'https' if headers.get('x-forwarded-proto') == 'https' else 'http'}://{host}"
+
+
 _served: dict[str, str] = {}
 
 

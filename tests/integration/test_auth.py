@@ -27,12 +27,12 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock():
     import time
 
     fake = Clock(time.time())
-    monkeypatch.setattr(deps.auth_service(), "_clock", fake)
-    return fake
+    with deps.override(epoch_clock=lambda: fake):
+        yield fake
 
 
 def _challenge(api, owner):

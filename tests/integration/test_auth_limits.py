@@ -20,12 +20,13 @@ WRONG = "wrong password!"
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    """The auth service's clock stands still (lock times compare exactly)."""
+def frozen():
+    """The authentication steps' clock stands still (lock times compare exactly)."""
     import time
 
     now = time.time()
-    monkeypatch.setattr(deps.auth_service(), "_clock", lambda: now)
+    with deps.override(epoch_clock=lambda: lambda: now):
+        yield
 
 
 def _captcha(api) -> dict[str, str]:

@@ -51,8 +51,8 @@ def test_an_exception_inside_a_view_answers_500_without_internals(api, admin_tok
         def profile(self, caller):
             raise RuntimeError("secret internal detail /var/task/chalicelib")
 
-    monkeypatch.setattr(deps, "directory", lambda: Exploding())
-    reply = api.get("/me", token=admin_token)
+    with deps.override(directory=lambda: Exploding()):
+        reply = api.get("/me", token=admin_token)
     assert reply.status == 500
     assert reply.body == {"code": "internal_error", "message": "Something went wrong on our side."}
     assert b"secret internal detail" not in reply.raw and b"Traceback" not in reply.raw

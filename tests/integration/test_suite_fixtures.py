@@ -19,8 +19,10 @@ def travel(monkeypatch):
     check and the suite's own — as if the run had been that much slower."""
     import jwt.api_jwt
 
+    ahead = [timedelta()]
+
     def forward(minutes: int) -> None:
-        shift = timedelta(minutes=minutes)
+        shift = ahead[0] = timedelta(minutes=minutes)
 
         class Later(datetime):
             @classmethod
@@ -28,10 +30,10 @@ def travel(monkeypatch):
                 return datetime.now(tz) + shift
 
         monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
-        monkeypatch.setattr(deps.session_service(), "_clock", lambda: utcnow() + shift)
         monkeypatch.setattr(helpers, "_monotonic", lambda: time.monotonic() + shift.total_seconds())
 
-    return forward
+    with deps.override(utc_clock=lambda: lambda: utcnow() + ahead[0]):
+        yield forward
 
 
 def test_sign_ins_kept_across_tests_outlive_the_access_token_lifetime(api, travel):

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:  # the services' types, for the return annotations only (never imported on the cold path)
+    from chalicelib.adapters.dynamo.auth import DynamoChallenges
     from chalicelib.adapters.keyring import Keyring
     from chalicelib.adapters.messaging import SnsSms, SqsJobs
     from chalicelib.adapters.storage import S3Photos
-    from chalicelib.domain.auth import AuthService
+    from chalicelib.domain.auth import AuthConfig, AuthService
     from chalicelib.domain.bills import BillingService
     from chalicelib.domain.board import BoardService
     from chalicelib.domain.directory import Directory
@@ -58,6 +59,7 @@ def provider(fn: F) -> F:
         return replacement(*args) if replacement is not None else cached(*args)
 
     get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    get.build = fn  # type: ignore[attr-defined]  # a new one, uncached (see `rebuilt`)
     _PROVIDERS.append(get)
     return get  # type: ignore[return-value]
 
@@ -75,6 +77,23 @@ def override(**replacements: Callable[..., Any]) -> Iterator[None]:
     finally:
         _OVERRIDES.clear()
         _OVERRIDES.update(before)
+
+
+@contextmanager
+def rebuilt(name: str, **collaborators: Any) -> Iterator[Any]:
+    """Within the block, provider `name` answers one instance built anew from `collaborators` (each replacing
+    the provider of that name) and the usual providers for the rest; yields it (tests only).
+
+        with deps.rebuilt("auth_service", accounts=counting_accounts) as service:
+            ...
+    """
+    builder = next((p for p in _PROVIDERS if p.__name__ == name), None)
+    if builder is None:
+        raise ValueError(f"no such provider: {name}")
+    with override(**{key: (lambda value=value: value) for key, value in collaborators.items()}):
+        instance = builder.build()
+        with override(**{name: lambda: instance}):
+            yield instance
 
 
 @provider
@@ -161,17 +180,14 @@ def auth_service() -> AuthService:
     from chalicelib.adapters.captcha_image import render_png
     from chalicelib.adapters.dynamo.auth import (
         DynamoCaptchas,
-        DynamoChallenges,
         DynamoCounters,
         DynamoDevices,
         DynamoLoginState,
     )
     from chalicelib.domain import auth
 
-    settings = get_settings()
-    config = auth.AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
-                             settings.captcha_test_answer)
-    keys, state, counters, store = keyring().long_lived, DynamoLoginState(), DynamoCounters(), DynamoChallenges()
+    config = auth_config()
+    keys, state, counters, store = keyring().long_lived, DynamoLoginState(), DynamoCounters(), challenge_store()
     captcha = auth.CaptchaService(DynamoCaptchas(), keys, config, render_png, clock=_epoch_now)
     password = auth.PasswordStep(accounts(), state, counters, captcha, audit(), config, clock=_epoch_now)
     challenges = auth.ChallengeService(store)
@@ -189,6 +205,23 @@ def auth_service() -> AuthService:
         phone_change=auth.PhoneChange(accounts(), password, challenges, codes, sms(), audit(), clock=_epoch_now),
         account=auth.AccountSessions(accounts(), session_service(), password, audit()),
     )
+
+
+@provider
+def challenge_store() -> DynamoChallenges:
+    from chalicelib.adapters.dynamo.auth import DynamoChallenges
+
+    return DynamoChallenges()
+
+
+@provider
+def auth_config() -> AuthConfig:
+    """The sign-in limits of the stage's settings."""
+    from chalicelib.domain.auth import AuthConfig
+
+    settings = get_settings()
+    return AuthConfig(settings.sms_per_ip_per_hour, settings.login_failures_per_ip_before_captcha,
+                      settings.captcha_test_answer)
 
 
 @provider

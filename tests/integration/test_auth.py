@@ -176,15 +176,14 @@ def test_unknown_accounts_also_need_a_captcha_after_three_failures(api):
     assert login_reply(api, "ghost-account-x1", "whatever pass").code == "captcha_required"
 
 
-def test_many_failures_from_one_address_require_a_captcha(api, world, monkeypatch):
+def test_many_failures_from_one_address_require_a_captcha(api, world):
     from dataclasses import replace
 
     owner = world.owner()
-    service = deps.auth_service()
-    monkeypatch.setattr(service, "_config", replace(service._config, ip_failures_before_captcha=2))
-    login_reply(api, "ghost-a-1", "x" * 8)
-    login_reply(api, "ghost-a-2", "x" * 8)
-    assert login_reply(api, owner.account, owner.password).code == "captcha_required"
+    with deps.rebuilt("auth_service", auth_config=replace(deps.auth_config(), ip_failures_before_captcha=2)):
+        login_reply(api, "ghost-a-1", "x" * 8)
+        login_reply(api, "ghost-a-2", "x" * 8)
+        assert login_reply(api, owner.account, owner.password).code == "captcha_required"
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(api, world, clock):

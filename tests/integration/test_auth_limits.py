@@ -111,22 +111,20 @@ class _ReadGate:
         return gated
 
 
-def test_concurrent_wrong_passwords_are_checked_at_most_five_times(api, world, monkeypatch):
+def test_concurrent_wrong_passwords_are_checked_at_most_five_times(api, world):
     owner = world.owner()
-    service = deps.auth_service()
-    gate = _ReadGate(service._accounts, "get_by_login", 20)
-    monkeypatch.setattr(service, "_accounts", gate)
-    captchas = [service.new_captcha().captcha_id for _ in range(20)]  # a solved captcha each: only the lock holds
+    gate = _ReadGate(deps.accounts(), "get_by_login", 20)
+    with deps.rebuilt("auth_service", accounts=gate) as service:
+        captchas = [service.new_captcha().captcha_id for _ in range(20)]  # a solved captcha each: only the lock
 
-    def guess(captcha_id: str) -> str:
-        return _outcome(lambda: service.login(owner.account, WRONG, "10.9.9.9", captcha_id=captcha_id,
-                                              captcha_answer=CAPTCHA))
+        def guess(captcha_id: str) -> str:
+            return _outcome(lambda: service.login(owner.account, WRONG, "10.9.9.9", captcha_id=captcha_id,
+                                                  captcha_answer=CAPTCHA))
 
-    with ThreadPoolExecutor(20) as pool:
-        outcomes = list(pool.map(guess, captchas))
+        with ThreadPoolExecutor(20) as pool:
+            outcomes = list(pool.map(guess, captchas))
     assert outcomes.count("invalid_credentials") <= 5
     assert outcomes.count("invalid_credentials") + outcomes.count("account_locked") == 20
-    monkeypatch.undo()
     # the right password after the batch: locked
     late = login_reply(api, owner.account, owner.password, **_captcha(api))
     assert late.status == 423 and late.code == "account_locked"
@@ -134,33 +132,33 @@ def test_concurrent_wrong_passwords_are_checked_at_most_five_times(api, world, m
 
 def _code_challenge(api, owner, purpose: str) -> tuple[str, str, object]:
     """A live challenge of `purpose` with a code texted: (challenge id, code, the service call that checks one)."""
-    service = deps.auth_service()
+    def service():
+        return deps.auth_service()  # looked up at each check: the test may rebuild it
+
     if purpose == "login":
         body = login_reply(api, owner.account, owner.password).body
         assert api.post("/auth/sms", {"challenge_id": body["challenge_id"]}).status == 202
         challenge_id, hint = body["challenge_id"], body["phone_hint"]
-        return challenge_id, latest_code(hint), lambda code: service.verify(challenge_id, "sms", code)
+        return challenge_id, latest_code(hint), lambda code: service().verify(challenge_id, "sms", code)
     if purpose == "reset":
         body = api.post("/auth/password/reset", {"account": owner.account, **_captcha(api)}).body
         challenge_id = body["challenge_id"]
         return (challenge_id, latest_code(body["phone_hint"]),
-                lambda code: service.confirm_reset(challenge_id, code, "a brand new passphrase"))
+                lambda code: service().confirm_reset(challenge_id, code, "a brand new passphrase"))
     new_phone = random_phone()
     body = api.post("/me/phone", {"new_phone": new_phone, "password": owner.password}, token=owner.token).body
     caller = deps.session_service().authenticate(owner.token)
     challenge_id = body["challenge_id"]
     return (challenge_id, latest_code(f"+86 {new_phone[3:6]}****{new_phone[-4:]}"),
-            lambda code: service.confirm_phone_change(caller, challenge_id, code))
+            lambda code: service().confirm_phone_change(caller, challenge_id, code))
 
 
 @pytest.mark.parametrize("purpose", ["login", "reset", "phone_change"])
-def test_concurrent_codes_never_check_more_than_five(api, world, monkeypatch, purpose):
+def test_concurrent_codes_never_check_more_than_five(api, world, purpose):
     owner = world.owner()
     _, code, check = _code_challenge(api, owner, purpose)
     wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 10)]
-    service = deps.auth_service()
-    gate = _ReadGate(service._challenges, "get", 10)
-    monkeypatch.setattr(service, "_challenges", gate)
+    gate = _ReadGate(deps.challenge_store(), "get", 10)
 
     def attempt(candidate: str) -> str:
         return _outcome(lambda: check(candidate))
@@ -170,7 +168,7 @@ def test_concurrent_codes_never_check_more_than_five(api, world, monkeypatch, pu
         gate.held.add(threading.get_ident())
         return attempt(candidate)
 
-    with ThreadPoolExecutor(10) as pool:
+    with deps.rebuilt("auth_service", challenge_store=gate), ThreadPoolExecutor(10) as pool:
         right = pool.submit(attempt_last, code)
         results = [f.result() for f in [pool.submit(attempt, c) for c in wrong]]
         gate.release.set()
@@ -271,7 +269,7 @@ def test_authenticator_codes_cannot_be_guessed_with_a_stolen_token(api, world):
 def test_an_sms_failure_charges_nothing_and_a_retry_sends(api, world, monkeypatch):
     owner = world.owner()
     body = login_reply(api, owner.account, owner.password).body
-    sms = deps.auth_service()._sms
+    sms = deps.sms()
     real_send = sms.send
     failures = []
 
@@ -295,7 +293,7 @@ def test_an_sms_failure_charges_nothing_and_a_retry_sends(api, world, monkeypatc
 
 def test_an_sms_failure_during_a_reset_answers_like_an_unknown_account(api, world, monkeypatch):
     owner = world.owner()
-    sms = deps.auth_service()._sms
+    sms = deps.sms()
 
     def unreachable(phone: str, text: str) -> str:
         raise ConnectionError("SNS is unreachable")

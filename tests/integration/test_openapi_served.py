@@ -19,5 +19,5 @@ def test_the_document_is_served_without_a_token_with_the_callers_host_as_server(
 
 
 def test_behind_api_gateway_the_server_url_carries_the_stage(api):
-    assert openapi.server_url({"host": "abc.execute-api.test"}, {"domainName": "abc.execute-api.test", "stage": "dev"}) \
-        == "https://abc.execute-api.test/dev"
+    context = {"domainName": "abc.execute-api.test", "stage": "dev"}
+    assert openapi.server_url({"host": "abc.execute-api.test"}, context) == "https://abc.execute-api.test/dev"

@@ -26,3 +26,16 @@ def test_an_override_is_undone_when_the_block_fails():
 def test_overriding_a_provider_that_does_not_exist_is_refused():
     with pytest.raises(ValueError, match="no such providers"), deps.override(no_such_service=lambda: None):
         pass
+
+
+def test_rebuilt_builds_one_instance_from_the_collaborators_given_and_forgets_it_after():
+    from chalicelib.domain.auth import AuthConfig
+
+    strict = AuthConfig(1, 1, None)
+    with deps.rebuilt("auth_config") as config:
+        assert deps.auth_config() is config
+    with deps.rebuilt("auth_service", auth_config=strict) as service, deps.override():
+        assert deps.auth_service() is service and deps.auth_config() is strict
+    assert deps.auth_config() is not strict
+    with pytest.raises(ValueError, match="no such provider"), deps.rebuilt("no_such_service"):
+        pass

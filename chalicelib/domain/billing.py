@@ -6,7 +6,7 @@ Pure Python. Money is an integer number of fen; the one rounding rule of the pro
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -199,7 +199,3 @@ class RunProgress:
     error: str | None = None
     finished_at: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def with_status(bill: Bill, status: str) -> Bill:
-    return replace(bill, status=status)

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -303,10 +303,6 @@ class PaymentService:
     def _after_paid(self, payment: Payment) -> None:
         if payment.status == "succeeded" and not payment.receipt_ready:
             self._on_paid(payment)
-
-
-def settled(payment: Payment, **changes: Any) -> Payment:
-    return replace(payment, **changes)
 
 
 def create_for_request(service: PaymentService, id_key: bytes, request: dict[str, Any],

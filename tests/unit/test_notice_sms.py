@@ -1,0 +1,201 @@
+"""The urgent-notice SMS (API.md §8) with in-memory fakes: who is texted, pacing, and once per owner even when
+the fan-out job or a message is delivered twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.model import Principal
+from chalicelib.domain.notice_sms import MAX_SQS_DELAY, UNITS_PER_PAGE, NoticeSms
+from chalicelib.domain.notices import NewNotice, NoticeService, sms_text
+from chalicelib.names import NOTICE_SMS_JOB
+from tests.unit.fakes import FakeAccounts, FakeAudit, FakeCommunities
+from tests.unit.notices_fakes import (
+    FakeJobQueue,
+    FakeNotices,
+    FakeOwnerDirectory,
+    FakeSentLog,
+    FakeSmsQueue,
+    FakeSmsSender,
+    add_community,
+    add_owner,
+)
+
+START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+STAFF = Principal("s1", "staff", "s", frozenset({"c1"}), frozenset(), False)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Setup:
+    def __init__(self, per_second: int = 10) -> None:
+        self.clock = Clock(START)
+        self.accounts, self.communities = FakeAccounts(), FakeCommunities()
+        self.notices, self.jobs, self.queue = FakeNotices(), FakeJobQueue(), FakeSmsQueue()
+        self.sent, self.sms = FakeSentLog(), FakeSmsSender()
+        self.service = NoticeService(self.notices, self.accounts, self.communities, self.jobs, FakeAudit(),
+                                     clock=self.clock)
+        self.texts = NoticeSms(self.notices, FakeOwnerDirectory(self.communities, self.accounts), self.queue,
+                               self.jobs, self.sent, self.sms, per_second, clock=self.clock)
+        add_community(self.communities, "c1", "b1", "b2")
+        add_community(self.communities, "c2", "b9")
+
+    def owner(self, user_id: str, *units: tuple[str, str], **kwargs) -> str:
+        return add_owner(self.accounts, self.communities, user_id, units or [("c1", "b1")], **kwargs).phone
+
+    def publish(self, **fields) -> str:
+        fields.setdefault("urgency", "urgent")
+        fields.setdefault("send_sms", True)
+        return self.service.publish(STAFF, NewNotice("c1", "紧急停水", "今天下午停水。", "outage", **fields)).notice_id
+
+    def run_jobs(self) -> None:
+        """Run every queued fan-out job as the jobs worker would (delays elapse at once)."""
+        while self.jobs.sent:
+            kind, payload, _ = self.jobs.sent.pop(0)
+            assert kind == NOTICE_SMS_JOB
+            self.texts.fan_out(payload["notice_id"], payload.get("start"))
+
+    def deliver_all(self) -> list[str]:
+        notices: dict = {}
+        return [self.texts.deliver(body, notices) for body in self.queue.bodies()]
+
+    def received(self) -> list[str]:
+        return sorted(phone for phone, _ in self.sms.received)
+
+
+@pytest.fixture
+def s() -> Setup:
+    return Setup()
+
+
+def test_each_targeted_owner_is_texted_once_in_chinese_even_when_everything_is_delivered_twice(s):
+    alice, erin = s.owner("alice", ("c1", "b1")), s.owner("erin", ("c1", "b1"), ("c1", "b2"))
+    s.owner("bob", ("c1", "b2"))
+    s.owner("carol", ("c2", "b9"))
+    s.publish(building_ids=("b1",))
+    s.jobs.sent *= 2  # the fan-out job redelivered
+    s.run_jobs()
+    assert sorted(m.phone for m in s.queue.messages) == sorted([alice, erin] * 2)
+    outcomes = s.deliver_all() + s.deliver_all()  # every message redelivered too
+    assert s.received() == sorted([alice, erin])
+    assert {text for _, text in s.sms.received} == {sms_text("紧急停水")}
+    assert outcomes.count("sent") == 2 and outcomes.count("duplicate") == 6
+
+
+def test_owners_who_opted_out_and_staff_are_not_texted(s):
+    alice = s.owner("alice")
+    s.owner("dave", sms_notices=False)
+    s.owner("sam", role="staff")
+    s.publish()
+    s.run_jobs()
+    s.deliver_all()
+    assert s.received() == [alice]
+
+
+def test_a_tag_audience_texts_only_owners_with_the_tag(s):
+    grandma = s.owner("grandma", tags=["elderly"])
+    s.owner("bob")
+    s.publish(tags=("elderly",))
+    s.run_jobs()
+    s.deliver_all()
+    assert s.received() == [grandma]
+
+
+def test_texts_are_paced_at_the_configured_rate():
+    s = Setup(per_second=2)
+    for i in range(5):
+        s.owner(f"o{i}")
+    s.publish()
+    s.run_jobs()
+    assert sorted(m.delay_seconds for m in s.queue.messages) == [0, 0, 1, 1, 2]
+
+
+def test_a_large_audience_continues_in_a_later_run_and_everyone_is_texted_once():
+    s = Setup(per_second=1)
+    phones = [s.owner(f"o{i:04d}") for i in range(MAX_SQS_DELAY + 150)]
+    s.publish()
+    _, payload, _ = s.jobs.sent.pop(0)
+    first = s.texts.fan_out(payload["notice_id"])
+    assert first.continued and first.queued == MAX_SQS_DELAY
+    assert all(m.delay_seconds <= MAX_SQS_DELAY for m in s.queue.messages)
+    assert [delay for _, _, delay in s.jobs.sent] == [MAX_SQS_DELAY]
+    s.run_jobs()
+    s.deliver_all()
+    assert s.received() == sorted(phones)
+
+
+def test_an_owner_whose_units_fall_on_different_pages_gets_one_message(s):
+    for i in range(UNITS_PER_PAGE):
+        s.owner(f"o{i:03d}")
+    # A second unit of the first owner, sorted onto the next page of the community's units.
+    s.communities.units["zz-last"] = replace(s.communities.units["o000-c1-b1-0"], unit_id="zz-last")
+    s.publish()
+    s.run_jobs()
+    assert len(s.queue.messages) == UNITS_PER_PAGE == len({m.user_id for m in s.queue.messages})
+
+
+def test_a_notice_withdrawn_before_delivery_texts_nobody(s):
+    s.owner("alice")
+    notice_id = s.publish()
+    s.run_jobs()
+    s.service.withdraw(STAFF, notice_id)
+    assert set(s.deliver_all()) == {"withdrawn"}
+    assert s.received() == []
+    queued = len(s.queue.messages)
+    assert s.texts.fan_out(notice_id).status == "not_applicable"
+    assert len(s.queue.messages) == queued and s.jobs.sent == []
+
+
+def test_a_failed_text_is_sent_on_redelivery_and_only_once(s):
+    alice = s.owner("alice")
+    s.publish()
+    s.run_jobs()
+    s.sms.failures = 1
+    with pytest.raises(RuntimeError):
+        s.deliver_all()
+    assert s.deliver_all() == ["sent"] and s.deliver_all() == ["duplicate"]
+    assert s.received() == [alice]
+
+
+def test_a_phone_refused_by_policy_is_not_texted(s):
+    alice = s.owner("alice")
+    s.sms.blocked.add(alice)
+    s.publish()
+    s.run_jobs()
+    assert s.deliver_all() == ["not_allowed"] and s.received() == []
+
+
+def test_a_scheduled_notice_is_texted_only_once_published(s):
+    alice = s.owner("alice")
+    notice_id = s.publish(publish_at=START + timedelta(hours=2))
+    result = s.texts.fan_out(notice_id)
+    assert result.status == "scheduled" and s.queue.messages == []
+    assert s.jobs.sent[-1] == (NOTICE_SMS_JOB, {"notice_id": notice_id}, MAX_SQS_DELAY)
+    s.clock.now = START + timedelta(hours=2)
+    s.jobs.sent = [s.jobs.sent[-1]]
+    s.run_jobs()
+    s.deliver_all()
+    assert s.received() == [alice]
+
+
+def test_a_notice_without_sms_texts_nobody(s):
+    s.owner("alice")
+    notice_id = s.publish(send_sms=False)
+    assert s.jobs.sent == []
+    assert s.texts.fan_out(notice_id).status == "not_applicable" and s.queue.messages == []
+
+
+def test_an_expired_notice_is_not_fanned_out(s):
+    s.owner("alice")
+    notice_id = s.publish(expires_at=START + timedelta(minutes=5))
+    s.clock.now = START + timedelta(minutes=5)
+    assert s.texts.fan_out(notice_id).status == "expired" and s.queue.messages == []

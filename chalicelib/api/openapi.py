@@ -59,6 +59,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 class _Builder:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
+        self.shapes: dict[str, type[Shape]] = {}
         self.response_types: list[Any] = []
 
     def field_schema(self, field: Field, *, patch: bool) -> dict[str, Any]:
@@ -75,6 +76,9 @@ class _Builder:
 
     def shape(self, shape: type[Shape]) -> str:
         name = shape.__name__
+        known = self.shapes.setdefault(name, shape)
+        if known is not shape:
+            raise ValueError(f"two request shapes named {name} ({known.__module__}, {shape.__module__}); rename one")
         if name not in self.schemas:
             self.schemas[name] = {}  # recursion guard
             properties = {key: self.field_schema(field, patch=shape.patch) for key, field in shape.fields.items()}
@@ -82,9 +86,9 @@ class _Builder:
             required = [key for key, field in shape.fields.items() if field.required]
             if required:
                 schema["required"] = required
-            doc = inspect.getdoc(shape)
-            if doc and shape.__doc__ is not Shape.__doc__:
-                schema["description"] = doc
+            doc = vars(shape).get("__doc__")  # its own docstring only, never one inherited from a base
+            if doc:
+                schema["description"] = inspect.cleandoc(doc)
             self.schemas[name] = schema
         return name
 
@@ -186,7 +190,11 @@ class _Builder:
         paths: dict[str, Any] = {}
         for route in ROUTES:
             paths.setdefault(route.path, {})[route.method.lower()] = self.operation(route)
-        self.schemas.update(_response_components(self.response_types))
+        responses = _response_components(self.response_types)
+        shared = sorted(set(responses) & set(self.schemas))
+        if shared:
+            raise ValueError(f"a request shape and a response type share a name: {shared}; rename one")
+        self.schemas.update(responses)
         self.schemas["Error"] = {
             "type": "object", "required": ["code", "message"], "additionalProperties": False,
             "description": "Every error answer (API.md §1).",
@@ -214,6 +222,10 @@ def _response_components(types: list[Any]) -> dict[str, Any]:
     import msgspec
 
     unique = list(dict.fromkeys(types))
+    names = [kind.__name__ for kind in unique]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:  # components are referenced by bare class name: two types of one name would share a schema
+        raise ValueError(f"response types declared twice under one name: {clashes}; rename one")
     _, components = msgspec.json.schema_components(unique, ref_template=REF)
     return components
 

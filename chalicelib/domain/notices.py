@@ -227,7 +227,7 @@ class EventStore(Protocol):
         """Events of a community with sort key > `after`, soonest first."""
 
     def sign_up(self, signup: Signup) -> None:
-        """Atomically take the seats; raise Conflict `already_signed_up` or `event_full`, NotFound if gone."""
+        """Atomically take the seats; raise Conflict `already_signed_up`, or `event_full` (also when gone)."""
 
     def cancel(self, event_id: str, user_id: str) -> bool:
         """Delete the sign-up and give its seats back atomically; False if there was none."""
@@ -428,7 +428,9 @@ class EventService(_Readers):
         return self._upcoming(Reader.of(account), n, None)[0]
 
     def _upcoming(self, reader: Reader, limit: int, after: str | None) -> tuple[list[tuple[Event, bool]], str | None]:
-        start = max(after or "", iso(self._clock()))
+        # An event starting this very second has started (sign_up refuses it): sort keys are "<starts_at>#<id>",
+        # so the bound is past every key of the current second.
+        start = max(after or "", iso(self._clock()) + "#~")
 
         def fetch(community_id: str) -> tuple[list[Event], bool]:
             # Events are few per community: read the community's upcoming ones and keep the caller's.
@@ -447,6 +449,8 @@ class EventService(_Readers):
         return [(e, e.event_id in mine) for e in page], cursor
 
     def sign_up(self, caller: Principal, event_id: str, attendees: int) -> tuple[Event, Signup]:
+        if not 1 <= attendees <= MAX_ATTENDEES:
+            raise field_error("attendees", f"must be between 1 and {MAX_ATTENDEES}")
         reader = self.reader(caller)
         event = self._visible_event(reader, event_id)
         if event.starts_at <= iso(self._clock()):

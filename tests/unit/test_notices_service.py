@@ -325,9 +325,6 @@ def test_a_started_event_is_no_longer_upcoming(s):
         s.event_service.sign_up(ALICE, event_id, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="_upcoming bounds events by sort key '<starts_at>#<id>' > now, so at the "
-                   "very second an event starts it is still listed as upcoming while sign_up refuses it as "
-                   "event_started (starts_at <= now)")
 def test_an_event_starting_this_second_is_not_offered_as_upcoming(s):
     s.event(hours=1)
     s.clock.advance(hours=1)
@@ -335,9 +332,6 @@ def test_an_event_starting_this_second_is_not_offered_as_upcoming(s):
 
 
 @pytest.mark.parametrize("attendees", [0, -2, MAX_ATTENDEES + 1])
-@pytest.mark.xfail(strict=True, reason="EventService.sign_up does not check 1 <= attendees <= MAX_ATTENDEES: "
-                   "only the HTTP validator (api/notices.py) does, so a negative count gives seats back beyond "
-                   "capacity and a count above the limit is taken")
 def test_the_service_refuses_attendee_counts_outside_the_limits(s, attendees):
     event_id = s.event(capacity=10)
     with pytest.raises(ValidationFailed):

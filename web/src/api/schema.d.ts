@@ -1278,17 +1278,6 @@ export interface components {
             items: components["schemas"]["MessageSummary"][];
             next_cursor: string | null;
         };
-        /**
-         * @description A request type: its fields (class attributes made by this module's factories) validate the input and
-         *     describe it. `Shape.parse(data)` gives an instance whose attributes are the parsed values.
-         *
-         *         class NewReading(Shape):
-         *             unit_id = ident()
-         *             kind = choice(METER_KINDS)
-         *
-         *     A subclass with `patch = True` has PATCH semantics (see `validate`). Attributes not sent hold the field's
-         *     default; `sent` names the fields the client sent.
-         */
         NewMessage: {
             /** @enum {string} */
             category: "suggestion" | "complaint" | "question";
@@ -1297,17 +1286,6 @@ export interface components {
             /** @description One of the owner's units; default: the first */
             unit_id?: string | null;
         };
-        /**
-         * @description A request type: its fields (class attributes made by this module's factories) validate the input and
-         *     describe it. `Shape.parse(data)` gives an instance whose attributes are the parsed values.
-         *
-         *         class NewReading(Shape):
-         *             unit_id = ident()
-         *             kind = choice(METER_KINDS)
-         *
-         *     A subclass with `patch = True` has PATCH semantics (see `validate`). Attributes not sent hold the field's
-         *     default; `sent` names the fields the client sent.
-         */
         NewReply: {
             body: string;
         };

@@ -11,16 +11,21 @@ from chalicelib.api.contract import endpoint, page_of
 from chalicelib.api.pagination import PageQuery, page_answer, start_of
 from chalicelib.api.routing import principal
 from chalicelib.domain import billing as billing_domain
-from chalicelib.domain.billing import AD_HOC_BILL_TYPES, BILL_STATUSES, METER_KINDS, OWNER_BILL_FILTERS
+from chalicelib.domain.billing import (
+    AD_HOC_BILL_TYPES,
+    BILL_STATUSES,
+    METER_KINDS,
+    OWNER_BILL_FILTERS,
+    BillStatus,
+    BillType,
+    MeterKind,
+)
 from chalicelib.domain.bills import NewAdHocBill
 from chalicelib.domain.ids import utcnow
 
 MAX_CENTS = 10**9
 MAX_RATE_CENTS = 100_000
 
-BillType = Literal["property", "water", "electricity", "parking", "other"]
-BillStatus = Literal["unpaid", "processing", "paid", "void"]
-MeterKind = Literal["water", "electricity"]
 RunStatus = Literal["running", "done", "failed"]
 
 

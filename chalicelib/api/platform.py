@@ -61,7 +61,6 @@ def openapi() -> Response:
                     headers={"Content-Type": JSON, "Cache-Control": "public, max-age=300"})
 
 
-
 # -- request shapes -------------------------------------------------------------------------------
 
 

@@ -3,126 +3,263 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 
-from chalice import Blueprint, Response
+from chalice import Response
 
 from chalicelib import deps
+from chalicelib.adapters.payments.providers import AlipayProvider, SandboxProvider, WechatPayProvider
 from chalicelib.api import validation as v
-from chalicelib.api.common import body
-from chalicelib.api.http import created
-from chalicelib.api.pagination import decode_cursor, page_body, page_params
-from chalicelib.api.routing import OWNERS, principal, route
-from chalicelib.domain.payments import METHODS, Payment
-from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_error
+from chalicelib.api.contract import endpoint, page_of, request
+from chalicelib.api.pagination import PageQuery, page_answer, start_of
+from chalicelib.api.routing import principal
+from chalicelib.domain.ids import iso
+from chalicelib.domain.payments import METHODS
+from chalicelib.domain.payments import Payment as PaymentRecord
+from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.observability import count, logger
 
-bp = Blueprint(__name__)
 MAX_KEY = 255
 RECEIPT_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")  # receipt numbers and verification codes are ASCII
+PROVIDERS: tuple[str, ...] = (SandboxProvider.name, AlipayProvider.name, WechatPayProvider.name)
+
+Method = Literal["alipay", "wechat", "card", "sandbox"]
+PaymentStatus = Literal["pending", "succeeded", "failed", "expired"]
 
 
-def payment_json(payment: Payment, provider_payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    from chalicelib.domain.ids import iso
+# -- request shapes -------------------------------------------------------------------------------
 
-    body: dict[str, Any] = {
-        "payment_id": payment.payment_id, "status": payment.status, "amount_cents": payment.amount_cents,
-        "method": payment.method, "bill_ids": list(payment.bill_ids), "created_at": payment.created_at,
-        "expires_at": _iso_epoch(payment.expires_at, iso),
+
+class NewPayment(v.Shape):
+    """The bills to pay (the caller's, unpaid, of one community) and how."""
+
+    bill_ids = v.id_list(1, 50)
+    method = v.choice(METHODS)
+
+
+class _NamedHeaders(v.Shape):
+    """A header shape whose problems name the headers as sent (`Idempotency-Key`), not the attribute names."""
+
+    @classmethod
+    def parse_headers(cls, headers: Any) -> Any:
+        try:
+            return super().parse_headers(headers)
+        except ValidationFailed as error:
+            fields = (error.details or {}).get("fields", {})
+            raise ValidationFailed(error.message, details={
+                "fields": {cls.headers.get(name, name): problem for name, problem in fields.items()}}) from None
+
+
+class PaymentHeaders(_NamedHeaders):
+    headers: ClassVar[dict[str, str]] = {"idempotency_key": "Idempotency-Key"}
+
+    idempotency_key = v.about(
+        v.text(MAX_KEY),
+        "Makes retries safe: the same key and body (bill ids in any order, and method) answer the same payment; "
+        "the same key with another body is 422 `idempotency_key_reused`, however long after. One key per payment.")
+
+
+def _as_sent(value: Any) -> str:
+    if not isinstance(value, str):
+        raise v.FieldProblem("must be text")
+    return value
+
+
+def _signature_header(description: str) -> v.Field:
+    # Taken as sent and checked by the provider's verification only: a malformed signature is a bad signature
+    # (401 `invalid_signature`, API.md), never a 400 that would tell the sender which part was wrong.
+    return v.Field(_as_sent, required=False, schema={"type": "string"}, description=description)
+
+
+class CallbackHeaders(_NamedHeaders):
+    """The signature headers the providers send (Alipay signs inside its form body and sends none)."""
+
+    headers: ClassVar[dict[str, str]] = {
+        "sandbox_signature": "X-Sandbox-Signature",
+        "wechatpay_timestamp": "Wechatpay-Timestamp",
+        "wechatpay_nonce": "Wechatpay-Nonce",
+        "wechatpay_signature": "Wechatpay-Signature",
+        "wechatpay_serial": "Wechatpay-Serial",
     }
+
+    sandbox_signature = _signature_header("`sandbox`: hex HMAC-SHA256 of the raw body with SANDBOX_PAYMENT_SECRET")
+    wechatpay_timestamp = _signature_header("`wechat`: Unix seconds of the notice (at most 5 minutes off)")
+    wechatpay_nonce = _signature_header("`wechat`: the signed nonce")
+    wechatpay_signature = _signature_header(
+        "`wechat`: base64 RSA-SHA256 signature of `timestamp\\nnonce\\nbody\\n` by the platform certificate")
+    wechatpay_serial = _signature_header("`wechat`: serial of the platform certificate that signed the notice")
+
+
+class _Ignored(v.Shape):
+    """A query that is not read: links and notify URLs may gain parameters on the way, none changes anything."""
+
+    @classmethod
+    def parse_query(cls, params: dict[str, str] | None) -> Any:
+        return super().parse_query({})
+
+
+class ReceiptCheckQuery(v.Shape):
+    code = v.about(
+        v.text(64, strip=False, pattern=RECEIPT_TOKEN, pattern_hint="must be a verification code"),
+        "The verification code printed on the receipt. A missing, malformed or wrong code is 404 `not_found`, "
+        "exactly like an unknown receipt (never 400). Other query parameters are ignored.")
+
+    @classmethod
+    def parse_query(cls, params: dict[str, str] | None) -> Any:
+        # API.md: anything but a genuine receipt and code is 404, a missing, empty or malformed code included —
+        # the check must not tell a wrong code from a malformed one. Other parameters are ignored, as links from
+        # a QR code may gain some on the way.
+        known = {key: value for key, value in (params or {}).items() if key in cls.fields}
+        try:
+            return super().parse_query(known)
+        except ValidationFailed:
+            unusable = cls.__new__(cls)
+            unusable.__dict__.update(code=None, sent=frozenset())
+            return unusable
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+class Payment(TypedDict):
+    """A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read)."""
+
+    payment_id: str
+    status: PaymentStatus
+    amount_cents: int
+    method: Method
+    bill_ids: list[str]
+    created_at: str
+    expires_at: str
+    paid_at: NotRequired[str]
+    provider_txn_id: NotRequired[str]
+    receipt_no: NotRequired[str]
+    refund_status: NotRequired[Literal["pending"]]
+    # What the app needs to open the provider: for `sandbox` `{"pay_url"}`; Alipay's and WeChat Pay's order
+    # parameters for theirs.
+    provider_payload: NotRequired[dict[str, Any]]
+
+
+class ReceiptLink(TypedDict):
+    receipt_no: str
+    url: str  # a short-lived link to the PDF e-receipt
+    expires_in: int  # seconds the link stays valid
+
+
+class ReceiptCheck(TypedDict):
+    valid: bool
+    receipt_no: str
+    amount_cents: int
+    paid_at: str
+    community_name: str
+
+
+class CallbackAck(TypedDict):
+    """The sandbox provider's success reply."""
+
+    ok: bool
+
+
+def payment_json(payment: PaymentRecord, provider_payload: dict[str, Any] | None = None) -> Payment:
+    answer = Payment(
+        payment_id=payment.payment_id, status=payment.status, amount_cents=payment.amount_cents,  # type: ignore[typeddict-item]
+        method=payment.method, bill_ids=list(payment.bill_ids), created_at=payment.created_at,  # type: ignore[typeddict-item]
+        expires_at=iso(datetime.fromtimestamp(payment.expires_at, tz=UTC)))
     if payment.paid_at:
-        body["paid_at"] = payment.paid_at
+        answer["paid_at"] = payment.paid_at
     if payment.provider_txn_id and payment.status == "succeeded":
-        body["provider_txn_id"] = payment.provider_txn_id
+        answer["provider_txn_id"] = payment.provider_txn_id
     if payment.receipt_no:
-        body["receipt_no"] = payment.receipt_no
+        answer["receipt_no"] = payment.receipt_no
     if payment.refund_case:
-        body["refund_status"] = "pending"
+        answer["refund_status"] = "pending"
     if provider_payload is not None:
-        body["provider_payload"] = provider_payload
-    return body
+        answer["provider_payload"] = provider_payload
+    return answer
 
 
-def _iso_epoch(epoch: int, iso: Any) -> str:
-    from datetime import UTC, datetime
-
-    return iso(datetime.fromtimestamp(epoch, tz=UTC))
+# -- views ----------------------------------------------------------------------------------------
 
 
-def _idempotency_key() -> str:
-    key = (bp.current_request.headers.get("idempotency-key") or "").strip()
-    if not key:
-        raise ValidationFailed("The Idempotency-Key header is required.",
-                               details={"fields": {"Idempotency-Key": "is required"}})
-    if len(key) > MAX_KEY:
-        raise field_error("Idempotency-Key", f"must be at most {MAX_KEY} characters")
-    return key
+@endpoint(body=NewPayment, headers=PaymentHeaders, response=Payment, status=201,
+          errors=("not_found", "method_unavailable", "conflict", "bill_in_payment", "bill_already_paid",
+                  "request_in_progress", "idempotency_key_reused"))
+def create_payment(body: NewPayment, headers: PaymentHeaders) -> Payment:
+    """Pay bills: a pending payment holds them for 15 minutes while the app opens the provider.
 
-
-@route(bp, "/payments", ["POST"], roles=OWNERS)
-def create_payment() -> Any:
-    """Pay bills; `Idempotency-Key` (required, at most 255 characters) makes retries safe.
-
-    The same key and body (bill ids in any order, and method) answer the same payment, no second one: from a
-    24-hour replay cache, and after it from the payment itself, whose id the key determines. The same key with
-    another body is 422 idempotency_key_reused, within the 24 hours or after them: a key is never reused.
+    `Idempotency-Key` (required, at most 255 characters) makes retries safe. The same key and body (bill ids in
+    any order, and method) answer the same payment, no second one: from a 24-hour replay cache, and after it
+    from the payment itself, whose id the key determines. The same key with another body is 422
+    `idempotency_key_reused`, within the 24 hours or after them: a key is never reused. A bill that is not the
+    caller's is 404; one already paid or in a pending payment is 409 (`bill_already_paid`, `bill_in_payment`),
+    bills of several communities or a bill that cannot be paid 409 `conflict`.
     """
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
     )
 
-    key = _idempotency_key()
-    data = body(bp, {"bill_ids": v.id_list(1, 50), "method": v.choice(METHODS)})
     caller = principal()
     config, create = deps.idempotent_create_payment()
-    config.register_lambda_context(bp.lambda_context)  # Powertools then stops waiting before Lambda's timeout
+    # Powertools then stops waiting before Lambda's timeout.
+    config.register_lambda_context(getattr(request(), "lambda_context", None))
     # The canonical body (bill ids sorted) is what the replay cache hashes: the same bills in another order
     # are the same request.
-    request = {"caller": caller.user_id, "key": key,
-               "body": {"bill_ids": sorted(data["bill_ids"]), "method": data["method"]}}
+    canonical = {"caller": caller.user_id, "key": headers.idempotency_key,
+                 "body": {"bill_ids": sorted(body.bill_ids), "method": body.method}}
     try:
-        answer = create(request=request, principal=caller)  # replayed from the cache as JSON: rebuild the payment
+        answer = create(request=canonical, principal=caller)  # replayed from the cache as JSON: rebuild it
     except IdempotencyValidationError:
         raise PreconditionFailed("This Idempotency-Key was used with another request.",
                                  code="idempotency_key_reused") from None
     except IdempotencyAlreadyInProgressError:
         raise Conflict("A request with this Idempotency-Key is still in progress.",
                        code="request_in_progress") from None
-    return created(payment_json(Payment(**answer["payment"]), answer["provider_payload"]))
+    return payment_json(PaymentRecord(**answer["payment"]), answer["provider_payload"])
 
 
-@route(bp, "/payments", roles=OWNERS)
-def list_payments() -> Any:
-    caller = principal()
-    params = page_params(bp.current_request.query_params)
-    start = decode_cursor(params["cursor"], "payments", caller.user_id)
-    page = deps.payments().list(caller, params["limit"], start)
-    return page_body([payment_json(p) for p in page.items], "payments", caller.user_id, page.last_key)
+@endpoint(query=PageQuery, response=page_of(Payment))
+def list_payments(query: PageQuery) -> dict[str, Any]:
+    """The caller's payments, newest first."""
+    page = deps.payments().list(principal(), query.limit, start_of(query, "payments"))
+    return page_answer([payment_json(p) for p in page.items], "payments", page.last_key)
 
 
-@route(bp, "/payments/{payment_id}", roles=OWNERS)
-def get_payment(payment_id: str) -> Any:
+@endpoint(response=Payment, errors=("method_unavailable",))
+def get_payment(payment_id: str) -> Payment:
+    """One of the caller's payments; a pending one comes with its `provider_payload` again."""
     service = deps.payments()
     payment = service.get(principal(), payment_id)
     payload = service.provider_payload(payment) if payment.status == "pending" else None
     return payment_json(payment, payload)
 
 
-@route(bp, "/payments/{payment_id}/receipt", roles=OWNERS)
-def get_receipt(payment_id: str) -> Any:
+@endpoint(response=ReceiptLink, errors=("not_paid",))
+def get_receipt(payment_id: str) -> ReceiptLink:
+    """A short-lived link to the PDF e-receipt of a succeeded payment (409 `not_paid` before success)."""
     payment = deps.payments().paid_payment(principal(), payment_id)
     link = deps.receipts().link(payment)
-    return {"receipt_no": link.receipt_no, "url": link.url, "expires_in": link.expires_in}
+    return ReceiptLink(receipt_no=link.receipt_no, url=link.url, expires_in=link.expires_in)
 
 
-@route(bp, "/payments/callbacks/{provider}", ["POST"], public=True)
-def provider_callback(provider: str) -> Any:
+@endpoint(path={"provider": v.choice(PROVIDERS)}, headers=CallbackHeaders, query=_Ignored, raw_body=True,
+          response=CallbackAck, responses={204: None}, errors=("invalid_signature", "callback_rejected"))
+def provider_callback(provider: str, headers: CallbackHeaders, query: _Ignored) -> Response:
+    """A payment provider's notice of a payment's outcome (server to server, signed).
+
+    The body is the provider's own (read raw): nothing changes unless its signature verifies and the amount,
+    merchant and payment id match our record. Duplicate and concurrent deliveries change state once and all get
+    the provider's success reply: `sandbox` 200 `{"ok": true}`; `alipay` 200 `success` (text/plain); `wechat`
+    204. A bad signature is 401 `invalid_signature`, a notice that does not match 400 `callback_rejected`, a
+    provider this stage does not serve 404; the provider then retries.
+    """
     handler = deps.payment_providers().for_callback(provider)
     if handler is None:
         raise NotFound()
-    request = bp.current_request
-    notice = handler.parse(dict(request.headers), request.raw_body or b"")
+    event = request()
+    # The provider verifies the headers exactly as received (`headers` only documents them).
+    notice = handler.parse(dict(event.headers), event.raw_body or b"")
     outcome = deps.payments().handle_notice(notice)
     count("PaymentNotice" + outcome.title().replace("_", ""))
     logger.info("payment notice", extra={"provider": provider, "payment_id": notice.payment_id, "outcome": outcome})
@@ -131,19 +268,16 @@ def provider_callback(provider: str) -> Any:
                     headers={"Content-Type": reply.content_type} if reply.body else {})
 
 
-@route(bp, "/receipts/{receipt_no}/verify", public=True)
-def verify_receipt(receipt_no: str) -> Any:
-    """Check a receipt's verification code (what its QR code opens).
+@endpoint(path={"receipt_no": v.text(64, strip=False, pattern=RECEIPT_TOKEN)}, query=ReceiptCheckQuery,
+          response=ReceiptCheck)
+def verify_receipt(receipt_no: str, query: ReceiptCheckQuery) -> ReceiptCheck:
+    """Check a receipt's verification code (what its QR code opens); no personal data.
 
     200 for a genuine receipt and code; anything else (no code, an empty or malformed one, a wrong one, an
-    unknown receipt) is 404 not_found. Query parameters other than `code` are ignored.
+    unknown receipt) is 404 `not_found`. Query parameters other than `code` are ignored.
     """
-    # API.md: anything but a genuine receipt and code is 404 — a missing, empty or malformed code included
-    # (never 400: the check must not tell a wrong code from a malformed one). Other parameters are ignored,
-    # as links from a QR code may gain some on the way.
-    code = (bp.current_request.query_params or {}).get("code", "")
-    if not (RECEIPT_TOKEN.fullmatch(code) and RECEIPT_TOKEN.fullmatch(receipt_no)):
+    if query.code is None:
         raise NotFound()
-    receipt = deps.receipts().verify(receipt_no, code)
-    return {"valid": True, "receipt_no": receipt.receipt_no, "amount_cents": receipt.amount_cents,
-            "paid_at": receipt.paid_at, "community_name": receipt.community_name}
+    receipt = deps.receipts().verify(receipt_no, query.code)
+    return ReceiptCheck(valid=True, receipt_no=receipt.receipt_no, amount_cents=receipt.amount_cents,
+                        paid_at=receipt.paid_at, community_name=receipt.community_name)

@@ -65,3 +65,13 @@ def test_payment_idempotency_key_within_the_window_replays_the_same_body_in_any_
     assert other_method.code == other_bills.code == "idempotency_key_reused"
     assert other_method.status == other_bills.status == 422
     assert _unpaid(api, owner) == [c]
+
+
+def test_payment_without_an_idempotency_key_is_a_400_naming_the_header(world):
+    api = world.api
+    owner = world.owner()
+    for headers in ({}, {"Idempotency-Key": "k" * 256}):
+        reply = api.post("/payments", {"bill_ids": ["b_1"], "method": "sandbox"}, token=owner.token, headers=headers)
+        assert reply.status == 400 and reply.code == "validation_error", reply.body
+        assert list(reply.body["details"]["fields"]) == ["Idempotency-Key"]
+    assert api.get("/payments", token=owner.token).body["items"] == []

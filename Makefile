@@ -13,7 +13,7 @@ NO_NODE = ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-contended lint bench install clean infra-check web-install web-check api-client openapi
+.PHONY: run test fuzz test-contended lint bench install clean infra-check web-install web-check api-client openapi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: $(STAMP) web-install
 test: $(STAMP) infra-check web-check
 	$(PY) -m ruff check .
 	$(PYTEST)
+
+# `make test` runs the API fuzz (tests/e2e/test_fuzz.py) with a few examples per operation; this runs only it,
+# harder (FUZZ_EXAMPLES per operation and mode, same derandomized inputs on every run for a given number).
+FUZZ_EXAMPLES ?= 50
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/e2e/test_fuzz.py
 
 # The same suite on a deliberately contended CPU, to show it does not depend on the machine being fast or idle:
 # CONTENDERS busy-loop processes run beside it and stop when it ends, however it ends (tests/contend.py).

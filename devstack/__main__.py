@@ -37,13 +37,17 @@ def _port_free(port: int) -> bool:
 
 
 def _banner(api_url: str, emulator_url: str, folder: Path, logins: list[tuple[str, str, str]]) -> None:
+    from devstack import reference
     from devstack.api_server import SMS_PATH
 
     py = ".venv/bin/python"
+    page = (f"{api_url}{reference.REFERENCE_PATH}" if reference.available()
+            else "off: web/node_modules is not installed (needs Node.js; `make run` installs it)")
     lines = [
         "",
         "Owner portal — local stack is up",
         f"  API        {api_url}   (try {api_url}/health)",
+        f"  Reference  {page}   (document: {api_url}{reference.SPEC_URL})",
         f"  Emulator   {emulator_url}",
         f"  SMS        {api_url}{SMS_PATH}   (also echoed below as [sms])",
         f"  Data       {folder}   (kept across restarts; make run FRESH=1 starts empty)",

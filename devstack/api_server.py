@@ -12,7 +12,9 @@ Differences from `chalice local`, all local-only conveniences:
   (infra/stack.py), instead of a 403 that echoes the caller's Authorization header;
 - no access-log line per request (`--access-log` turns them on);
 - a listen backlog of 128 instead of 5, so a burst of concurrent connections is queued, not reset;
-- `GET /_devstack/sms?since=<n>&phone=<e164>` lists the texts the app sent (see `devstack.sms`).
+- `GET /_devstack/sms?since=<n>&phone=<e164>` lists the texts the app sent (see `devstack.sms`);
+- `GET /_devstack/reference` is the interactive API reference page for `GET /openapi.json` (see
+  `devstack.reference`), on the API's own origin so its "Try it out" calls need no CORS.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from chalice.local import (
 )
 
 from chalicelib.api.http import JSON, dumps, error_body
+from devstack import reference
 from devstack.sms import SmsLog
 
 SMS_PATH = "/_devstack/sms"
@@ -72,6 +75,9 @@ class _Handler(ChaliceRequestHandler):
 
     def _serve_devstack(self) -> None:
         parts = urlsplit(self.path)
+        if reference.handles(parts.path):
+            self._serve_reference(parts.path)
+            return
         if parts.path != SMS_PATH or self.sms_log is None:
             self._send_json(404, error_body("not_found", "Not found"))
             return
@@ -88,6 +94,18 @@ class _Handler(ChaliceRequestHandler):
         self.sms_log.collect()
         items, last = self.sms_log.since(since, query.get("phone"))
         self._send_json(200, {"items": items, "last": last})
+
+    def _serve_reference(self, path: str) -> None:
+        if self.command not in ("GET", "HEAD"):
+            self._send_json(405, error_body("method_not_allowed", "This method is not allowed on this resource."))
+            return
+        reply = reference.respond(path)
+        headers = {"Content-Type": reply.content_type, **reply.headers}
+        if self.command == "GET":
+            self._send_http_response(reply.status, headers, reply.body)
+            return
+        self.send_response(reply.status)  # HEAD: the GET's headers, no body
+        self._send_headers({**headers, "Content-Length": str(len(reply.body))})  # ends the headers
 
 
 class _Server(ThreadedHTTPServer):

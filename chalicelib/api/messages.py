@@ -74,7 +74,7 @@ def message_json(message: Message) -> MessageDetail:
 # -- owners ---------------------------------------------------------------------------------------
 
 
-@endpoint(body=NewMessage, response=MessageDetail, status=201)
+@endpoint(body=NewMessage, response=MessageDetail, status=201, errors=("not_found",))
 def create_message(body: NewMessage) -> MessageDetail:
     """Write to the property: a suggestion, complaint or question about one of the owner's units."""
     new = messages_domain.NewMessage(category=body.category, subject=body.subject, body=body.body,
@@ -104,7 +104,7 @@ def owner_reply(message_id: str, body: NewReply) -> MessageDetail:
 # -- staff ----------------------------------------------------------------------------------------
 
 
-@endpoint(query=StaffMessagesQuery, response=page_of(MessageSummary))
+@endpoint(query=StaffMessagesQuery, response=page_of(MessageSummary), errors=("not_found",))
 def staff_messages(query: StaffMessagesQuery) -> dict:
     """Messages of the caller's communities, by status, newest first."""
     list_id = f"staff-messages:{query.community_id or '*'}:{query.status}"

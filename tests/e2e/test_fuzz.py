@@ -24,7 +24,6 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.openapi.checks import UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -56,18 +55,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # test_an_admin_cannot_reset_its_own_password below.
 OWN_SESSION_PER_CALL = frozenset({"POST /auth/logout"})
 ENDS_OWN_SESSION = frozenset({"POST /auth/password", "POST /me/phone", "POST /me/phone/verify"})
-
-# Findings in the views, reported for the view's owner to fix (then remove the entry: a fixed one shows as XPASS).
-# Only the named failure is expected, an undocumented status: any other failure of the operation, or another
-# status, still fails the run.
-KNOWN_FINDINGS: dict[str, tuple[int, str]] = {
-    "POST /messages": (404, "an unknown unit_id answers 404 not_found ('The unit was not found.'), which the "
-                            "operation does not document (messages.create_message: errors= lacks not_found)"),
-    "GET /staff/messages": (404, "an unknown community_id answers 404 not_found ('The community was not found.'), "
-                                 "which the operation does not document (messages.staff_messages: errors= lacks "
-                                 "not_found)"),
-}
-
 
 @pytest.fixture(scope="module")
 def fuzz_people(stack) -> dict[str, Person]:
@@ -145,23 +132,7 @@ def test_the_api_holds_its_contract_under_fuzzing(stack, api_schema, fuzz_people
             headers = {"Authorization": f"Bearer {_token(stack, fuzz_people[role], label)}"} if role else None
             case.call_and_validate(headers=headers, checks=CHECKS)
 
-    if label not in KNOWN_FINDINGS:
-        holds()
-        return
-    status, reason = KNOWN_FINDINGS[label]
-    try:
-        holds()
-    except BaseException as failure:
-        if not _only_undocumented(failure, status):
-            raise
-        pytest.xfail(f"known finding: {reason}")
-
-
-def _only_undocumented(failure: BaseException, status: int) -> bool:
-    """Whether every failure schemathesis reports in `failure` is an undocumented `status`."""
-    if isinstance(failure, BaseExceptionGroup):
-        return all(_only_undocumented(inner, status) for inner in failure.exceptions)
-    return isinstance(failure, UndefinedStatusCode) and failure.status_code == status
+    holds()
 
 
 def test_an_admin_cannot_reset_its_own_password(stack, fuzz_people):

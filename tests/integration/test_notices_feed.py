@@ -137,6 +137,17 @@ def test_expiry_before_publication_is_refused(world):
     assert unknown_tag.status == 400
 
 
+@pytest.mark.parametrize("audience", [{"tags": ["vip"]}, {"tags": "pet_owner"}, {"floors": [3]},
+                                      {"building_ids": ["not an id"]}, ["b1"]])
+def test_a_bad_audience_is_refused_and_publishes_nothing(world, audience):
+    owner = world.owner()
+    reply = world.api.post("/staff/notices", {"community_id": world.community_id, "title": "x", "body": "y",
+                                              "category": "news", "audience": audience}, token=world.staff.token)
+    assert reply.status == 400 and reply.code == "validation_error", reply.body
+    assert any(name.startswith("audience") for name in reply.body["details"]["fields"]), reply.body
+    assert titles(world, owner) == []
+
+
 def test_read_state_is_per_owner(world):
     reader, other = world.owner(), world.owner()
     notice = publish(world, "read me")

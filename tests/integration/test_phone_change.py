@@ -52,3 +52,21 @@ def test_wrong_code_changes_nothing(api, world):
                      token=owner.token)
     assert wrong.status == 401 and wrong.code == "invalid_code"
     assert api.get("/me", token=owner.token).body["phone"] == owner.phone
+
+
+def test_an_unsent_notice_to_the_old_number_does_not_fail_the_change(api, world, monkeypatch):
+    from chalicelib import deps
+
+    owner = world.owner()
+    new_phone = random_phone()
+    started = api.post("/me/phone", {"new_phone": new_phone, "password": owner.password}, token=owner.token)
+    code = latest_code(f"+86 {new_phone[3:6]}****{new_phone[-4:]}")
+
+    def unreachable(phone: str, text: str) -> str:
+        raise ConnectionError("SNS is unreachable")
+
+    monkeypatch.setattr(deps.auth_service()._sms, "send", unreachable)
+    done = api.post("/me/phone/verify", {"challenge_id": started.body["challenge_id"], "code": code},
+                    token=owner.token)
+    assert done.status == 204
+    assert api.get("/me", token=owner.token).body["phone"] == new_phone

@@ -27,7 +27,7 @@ from chalicelib.domain.model import Account, Principal
 from chalicelib.domain.ports import AccountRepository, AuditLog
 from chalicelib.domain.sessions import SessionService
 from chalicelib.errors import Conflict
-from chalicelib.observability import count, mask_phone
+from chalicelib.observability import count, logger, mask_phone
 
 
 class SignIn(Clocked):
@@ -170,8 +170,18 @@ class PhoneChange(Clocked):
         account = account_for(self._accounts, caller.user_id)
         self._accounts.change_phone(account.user_id, account.phone, challenge.phone)
         record(self._audit, account.user_id, "phone.changed", f"Phone changed to {mask_phone(challenge.phone)}")
-        if self._sms.allowed(account.phone):
-            self._sms.send(account.phone, policy.phone_changed_text(mask_phone(challenge.phone)))
+        self._tell_old_number(account.phone, challenge.phone)
+
+    def _tell_old_number(self, old_phone: str, new_phone: str) -> None:
+        """Best effort: the change is already made, so a text SNS cannot send must not fail the request
+        (a retry would only meet a used challenge)."""
+        if not self._sms.allowed(old_phone):
+            return
+        try:
+            self._sms.send(old_phone, policy.phone_changed_text(mask_phone(new_phone)))
+        except Exception:  # noqa: BLE001 - any SNS or network failure
+            logger.exception("phone change notice not sent")
+            count("SmsFailed")
 
 
 class AccountSessions:

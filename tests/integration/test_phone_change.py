@@ -65,7 +65,7 @@ def test_an_unsent_notice_to_the_old_number_does_not_fail_the_change(api, world,
     def unreachable(phone: str, text: str) -> str:
         raise ConnectionError("SNS is unreachable")
 
-    monkeypatch.setattr(deps.auth_service()._sms, "send", unreachable)
+    monkeypatch.setattr(deps.sms(), "send", unreachable)
     done = api.post("/me/phone/verify", {"challenge_id": started.body["challenge_id"], "code": code},
                     token=owner.token)
     assert done.status == 204

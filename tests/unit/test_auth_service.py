@@ -305,13 +305,3 @@ def test_phone_change_needs_the_password_and_counts_its_failures(s):
     assert answers == ["invalid_credentials"] * 5
     assert _code(lambda: s.phone_change.start(s.principal(), "+8613900000009", PASSWORD, IP)) == "account_locked"
     assert s.sms.sent == []
-
-
-def test_the_service_bundle_sets_a_shared_collaborator_on_every_part(s):
-    bundle = auth.AuthService(s.captcha, s.password, s.challenges, s.codes, s.factors, s.devices, s.sign_in,
-                              s.enrollment, s.recovery, s.phone_change, auth.AccountSessions(
-                                  s.accounts, s.sessions, s.password, s.audit))
-    later = Clock(s.clock.now + 3600)
-    bundle._clock = later
-    assert all(part._clock is later for part in bundle.parts() if hasattr(part, "_clock"))
-    assert bundle._clock is later

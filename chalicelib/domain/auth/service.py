@@ -1,14 +1,13 @@
 """`AuthService`: the authentication services of one container, side by side (built by `deps.auth_service()`).
 
-It holds no rules of its own. Views call its parts (`deps.auth_service().sign_in.login(...)`). The few methods
-and `_`-attributes below keep the seams that integration tests written against the former single class use:
-setting `_clock`, `_config`, `_accounts`, `_challenges` or `_sms` on it sets it on every part that holds one.
+It holds no rules of its own. Views call its parts (`deps.auth_service().sign_in.login(...)`); the few methods
+below are shortcuts to them that the integration tests use. Tests replace a collaborator with
+`deps.rebuilt("auth_service", accounts=...)` and the clock with `deps.override(epoch_clock=...)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from chalicelib.domain.auth.base import CaptchaImage, MfaRequired, SignedIn
 from chalicelib.domain.auth.challenges import ChallengeService, SmsCodes
@@ -16,23 +15,6 @@ from chalicelib.domain.auth.factors import SecondFactors, TotpEnrollment, Truste
 from chalicelib.domain.auth.flows import AccountSessions, PhoneChange, Recovery, SignIn
 from chalicelib.domain.auth.password import CaptchaService, PasswordStep
 from chalicelib.domain.model import Principal
-
-
-class _Shared:
-    """A collaborator several parts hold: reading gives it, setting it replaces it in every part holding it."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    def __get__(self, service: Any, owner: type | None = None) -> Any:
-        if service is None:
-            return self
-        return next(getattr(part, self._name) for part in service.parts() if hasattr(part, self._name))
-
-    def __set__(self, service: Any, value: Any) -> None:
-        for part in service.parts():
-            if hasattr(part, self._name):
-                setattr(part, self._name, value)
 
 
 @dataclass
@@ -49,14 +31,7 @@ class AuthService:
     phone_change: PhoneChange
     account: AccountSessions
 
-    _clock = _Shared()
-    _config = _Shared()
-    _accounts = _Shared()
-    _challenges = _Shared()
-    _sms = _Shared()
 
-    def parts(self) -> list[Any]:
-        return [getattr(self, f.name) for f in fields(self)]
 
     # -- the former single class's entry points still used by integration tests ------------------------------
 

@@ -1,13 +1,9 @@
-"""Small helpers shared by the views: the presenters of accounts and community structure, and (TRANSITIONAL)
-reading the request of views not yet declared with `@endpoint`."""
+"""The presenters shared by several areas' views: accounts (the profile) and community structure."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
-from chalice import Blueprint
-
-from chalicelib.api.validation import Field, parse_json_object, validate
 from chalicelib.observability import mask_phone
 
 if TYPE_CHECKING:  # the domain is imported when a request needs it, not on the cold path
@@ -18,19 +14,6 @@ if TYPE_CHECKING:  # the domain is imported when a request needs it, not on the 
 Tag = Literal["pet_owner", "elderly", "has_children", "car_owner", "tenant_landlord"]
 StaffRole = Literal["staff", "technician", "admin"]
 Role = Literal["owner", "staff", "technician", "admin"]
-
-
-# TRANSITIONAL (issue 13): used by the areas whose views are not yet declared with `@endpoint`.
-def body(bp: Blueprint, spec: dict[str, Field], *, patch: bool = False) -> dict[str, Any]:
-    """The validated JSON body; with `patch`, `null` clears a nullable field and is refused for the others."""
-    return validate(parse_json_object(bp.current_request.raw_body), spec, patch=patch)
-
-
-# TRANSITIONAL (issue 13): as `body`; `contract.client_ip()` replaces it.
-def client_ip(bp: Blueprint) -> str:
-    from chalicelib.api.middleware import source_ip
-
-    return source_ip(bp.current_request)
 
 
 class OwnerUnit(TypedDict):

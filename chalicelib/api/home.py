@@ -6,21 +6,15 @@ as the slowest part, not the sum of them.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 from chalicelib import deps
 from chalicelib.api.contract import endpoint
+from chalicelib.api.notices import NoticeSummary, OwnerEvent, event_json, feed_entry_json
+from chalicelib.api.repairs import RepairSummary, repair_json
 from chalicelib.api.routing import principal
-from chalicelib.domain.model import Role
 
 HOME_ITEMS = 3
-
-# The home screen's parts have the shapes of the notices, repairs and events areas' answers; they are declared
-# here under `Home*` names so the document's component names stay unique whichever area declares its own.
-# The enums repeat the domain's vocabularies (a type checker needs them spelled out); a unit test keeps them equal.
-NoticeCategory = Literal["outage", "elevator", "maintenance", "news", "activity", "general"]
-Tag = Literal["pet_owner", "elderly", "has_children", "car_owner", "tenant_landlord"]
-RepairStatus = Literal["submitted", "assigned", "accepted", "in_progress", "completed", "cancelled", "rejected"]
 
 
 class HomeUnpaid(TypedDict):
@@ -29,74 +23,13 @@ class HomeUnpaid(TypedDict):
     overdue_count: int
 
 
-class HomeNotice(TypedDict):
-    notice_id: str
-    community_id: str
-    title: str
-    summary: str
-    category: NoticeCategory
-    urgency: Literal["normal", "urgent"]
-    publish_at: str
-    expires_at: str | None
-    read: bool
-
-
-class HomeRepairStep(TypedDict):
-    status: RepairStatus
-    at: str
-    actor_role: Role
-    note: NotRequired[str]  # only when the step has one
-
-
-class HomeRepairRating(TypedDict):
-    stars: int
-    comment: str | None
-    at: str
-
-
-class HomeRepair(TypedDict):
-    repair_id: str
-    unit_id: str
-    community_id: str
-    kind: Literal["repair", "housekeeping", "parcel", "other"]
-    category: str
-    location: str
-    description: str
-    status: RepairStatus
-    created_at: str
-    updated_at: str
-    preferred_time: str | None
-    eta: str | None
-    closed: bool
-    timeline: list[HomeRepairStep]
-    rating: NotRequired[HomeRepairRating]  # once the owner has rated it
-
-
-class HomeAudience(TypedDict):
-    building_ids: list[str]
-    tags: list[Tag]
-
-
-class HomeEvent(TypedDict):
-    event_id: str
-    community_id: str
-    title: str
-    description: str
-    location: str
-    starts_at: str
-    ends_at: str
-    capacity: int
-    seats_left: int
-    audience: HomeAudience
-    created_at: str
-    signed_up: bool
-
-
 class Home(TypedDict):
+    """The parts have the shapes the notices, repairs and events lists answer."""
+
     unpaid: HomeUnpaid
-    notices: list[HomeNotice]
-    repairs: list[HomeRepair]
-    events: list[HomeEvent]
+    notices: list[NoticeSummary]
+    repairs: list[RepairSummary]
+    events: list[OwnerEvent]
 
 
 @endpoint(response=Home)
@@ -104,9 +37,6 @@ def home() -> Home:
     """The owner's first screen: open bills, unread notices, open repairs and upcoming events."""
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
-
-    from chalicelib.api.notices import event_json, feed_entry_json
-    from chalicelib.api.repairs import repair_json
 
     caller = principal()
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="home") as pool:
@@ -122,7 +52,7 @@ def home() -> Home:
         return Home(
             unpaid=HomeUnpaid(count=summary.unpaid_count, total_cents=summary.unpaid_total_cents,
                               overdue_count=summary.overdue_count),
-            notices=[feed_entry_json(entry, False) for entry in notices.result()[:HOME_ITEMS]],  # type: ignore[misc]
-            repairs=[repair_json(repair) for repair in repairs.result().items],  # type: ignore[misc]
-            events=[event_json(event, signed_up) for event, signed_up in events.result()[:HOME_ITEMS]],  # type: ignore[misc]
+            notices=[feed_entry_json(entry, False) for entry in notices.result()[:HOME_ITEMS]],
+            repairs=[repair_json(repair) for repair in repairs.result().items],
+            events=[event_json(event, signed_up) for event, signed_up in events.result()[:HOME_ITEMS]],
         )

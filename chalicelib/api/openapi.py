@@ -92,36 +92,35 @@ class _Builder:
             self.schemas[name] = schema
         return name
 
-    def parameters(self, route: Route, spec: Endpoint | None) -> list[dict[str, Any]]:
+    def parameters(self, route: Route, spec: Endpoint) -> list[dict[str, Any]]:
         found = []
         for name in re.findall(r"\{([^}]+)\}", route.path):
-            field = spec.path.get(name) if spec else None
+            field = spec.path.get(name)
             schema = copy.deepcopy(field.schema) if field is not None else dict(IDENT_SCHEMA)
             found.append({"name": name, "in": "path", "required": True, "schema": schema})
-        if spec and spec.query:
+        if spec.query:
             for name, field in spec.query.fields.items():
                 param = {"name": name, "in": "query", "required": field.required,
                          "schema": copy.deepcopy(field.schema)}
                 if field.description:
                     param["description"] = field.description
                 found.append(param)
-        if spec and spec.headers:
+        if spec.headers:
             for name, field in spec.headers.fields.items():
                 found.append({"name": spec.headers.headers[name], "in": "header", "required": field.required,
                               "schema": copy.deepcopy(field.schema),
                               **({"description": field.description} if field.description else {})})
         return found
 
-    def error_codes(self, route: Route, spec: Endpoint | None) -> dict[int, list[str]]:
+    def error_codes(self, route: Route, spec: Endpoint) -> dict[int, list[str]]:
         codes = ["validation_error", "payload_too_large", "internal_error"]
         if not route.public:
             codes += ["unauthenticated", "forbidden", "password_change_required"]
         if "{" in route.path:
             codes.append("not_found")
-        if spec is not None:
-            if spec.query is not None and "cursor" in spec.query.fields:
-                codes.append("invalid_cursor")
-            codes += spec.errors
+        if spec.query is not None and "cursor" in spec.query.fields:
+            codes.append("invalid_cursor")
+        codes += spec.errors
         by_status: dict[int, list[str]] = {}
         for code in codes:
             listed = by_status.setdefault(ERROR_STATUS[code], [])
@@ -154,6 +153,8 @@ class _Builder:
 
         view = resolve(route.module, route.function)
         spec = view_endpoint(view)
+        if spec is None:
+            raise ValueError(f"{route.view} is not declared with @endpoint: its contract cannot be documented")
         doc = inspect.getdoc(view) or ""
         operation: dict[str, Any] = {
             "operationId": route.name,
@@ -169,15 +170,11 @@ class _Builder:
         parameters = self.parameters(route, spec)
         if parameters:
             operation["parameters"] = parameters
-        if spec is None:  # TRANSITIONAL: a view not yet declared with @endpoint
-            operation["x-contract"] = False
-            operation["responses"] = {"2XX": {"description": "Success: the shape is given in API.md"}}
-        else:
-            if spec.body is not None:
-                operation["requestBody"] = {
-                    "required": any(f.required for f in spec.body.fields.values()),
-                    "content": {"application/json": {"schema": {"$ref": REF.format(name=self.shape(spec.body))}}}}
-            operation["responses"] = self.success(spec)
+        if spec.body is not None:
+            operation["requestBody"] = {
+                "required": any(f.required for f in spec.body.fields.values()),
+                "content": {"application/json": {"schema": {"$ref": REF.format(name=self.shape(spec.body))}}}}
+        operation["responses"] = self.success(spec)
         for status, codes in self.error_codes(route, spec).items():
             operation["responses"][str(status)] = {
                 "description": _DESCRIPTIONS.get(status, "An error.") + " Codes: " + ", ".join(f"`{c}`" for c in codes),

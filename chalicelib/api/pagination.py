@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from chalicelib.api.validation import Shape, about, integer, text, validate_query
+from chalicelib.api.validation import Shape, about, integer, text
 from chalicelib.errors import InvalidCursor
 
 DEFAULT_LIMIT = 20
@@ -73,14 +73,6 @@ def decode_cursor(cursor: str | None, list_id: str, caller_id: str) -> dict[str,
     if document.get("l") != list_id or document.get("c") != caller_id:
         raise InvalidCursor()
     return document["p"]
-
-
-def page_params(query: dict[str, str] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate `limit`/`cursor` plus the list's own filters (`extra`), rejecting unknown parameters."""
-
-    spec = {"limit": integer(1, MAX_LIMIT, required=False, default=DEFAULT_LIMIT),
-            "cursor": text(2048, required=False), **(extra or {})}
-    return validate_query(query, spec)
 
 
 def page_body(items: list[Any], list_id: str, caller_id: str, position: dict[str, Any] | None) -> dict[str, Any]:

@@ -8,16 +8,13 @@ same table, so what is mounted and what is enforced cannot disagree.
 from __future__ import annotations
 
 import contextvars
-import functools
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
-from chalicelib.api.http import error_response, internal_error
-from chalicelib.errors import DomainError, Unauthenticated
-from chalicelib.observability import logger
+from chalicelib.errors import Unauthenticated
 from chalicelib.routes import ADMIN, ANY_ROLE, OWNER, OWNERS_AND_STAFF, ROUTES, STAFF, STAFF_AND_TECHNICIANS, Route
 
 if TYPE_CHECKING:
@@ -55,53 +52,17 @@ def principal() -> Principal:
     return current
 
 
-# TRANSITIONAL (issue 13): views not yet declared with `@endpoint` use `route(bp, ...)`, which only wraps
-# errors; their blueprint is given the app on first use so `bp.current_request` works. Removed once every
-# area is converted.
-_BLUEPRINTS: dict[str, list[Blueprint]] = {}
-
-
-def route(bp: Blueprint, path: str, methods: Any = ("GET",), **_ignored: Any) -> Callable[..., Any]:
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handle(**kwargs: Any) -> Any:
-            try:
-                return view(**kwargs)
-            except DomainError as error:
-                return error_response(error)
-            except Exception:  # noqa: BLE001 - a generic 500, the traceback only in the log
-                logger.exception("unhandled error in view", extra={"view": view.__name__})
-                return internal_error()
-
-        blueprints = _BLUEPRINTS.setdefault(view.__module__, [])
-        if bp not in blueprints:
-            blueprints.append(bp)
-        return handle
-
-    return decorator
-
-
-def _bind_blueprints(module: str, app: Chalice) -> None:
-    for bp in _BLUEPRINTS.get(module, ()):
-        try:
-            bp.current_app  # noqa: B018 - raises while the blueprint has no app
-        except RuntimeError:
-            bp.register(app, {})
-
-
 def resolve(module: str, function: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), function)
 
 
-def lazy_view(app: Chalice, module: str, function: str) -> Callable[..., Any]:
+def lazy_view(module: str, function: str) -> Callable[..., Any]:
     """A view that imports `module` on its first call and then calls its `function` (an `@endpoint` view)."""
     resolved: list[Callable[..., Any]] = []
 
     def view(**kwargs: Any) -> Any:
         if not resolved:
-            target = resolve(module, function)
-            _bind_blueprints(module, app)
-            resolved.append(target)
+            resolved.append(resolve(module, function))
         return resolved[0](**kwargs)
 
     return view
@@ -110,4 +71,4 @@ def lazy_view(app: Chalice, module: str, function: str) -> Callable[..., Any]:
 def mount(app: Chalice) -> None:
     """Register one lazy stub per route of the table."""
     for entry in ROUTES:
-        app.route(entry.path, methods=[entry.method], name=entry.name)(lazy_view(app, entry.module, entry.function))
+        app.route(entry.path, methods=[entry.method], name=entry.name)(lazy_view(entry.module, entry.function))

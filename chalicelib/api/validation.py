@@ -525,12 +525,3 @@ def parse_json_object(raw: bytes | None) -> dict[str, Any]:
         raise ValidationFailed("Some fields are not valid.",
                                details={"fields": {bad: "must be valid Unicode text (no unpaired surrogates)"}})
     return body
-
-
-def validate_query(params: dict[str, str] | None, spec: dict[str, Field]) -> dict[str, Any]:
-    """Query strings arrive as text; fields that take numbers convert them before validation."""
-    data: dict[str, Any] = {}
-    for key, value in (params or {}).items():
-        field = spec.get(key)
-        data[key] = field.from_query(value) if field is not None and field.from_query else value
-    return validate(data, spec)

@@ -1,9 +1,7 @@
 """Schemathesis over the running local stack's own `GET /openapi.json` (issue 13 item 3).
 
 Every operation in the document is fuzzed: public ones without a token, authenticated ones as each of owner,
-staff and admin that its `x-roles` admits, with the checks below. Operations still marked `x-contract: false`
-declare no request or response schema: they are fuzzed all the same (server errors, ignored auth), and the
-conformance checks have nothing to compare against there.
+staff and admin that its `x-roles` admits, with the checks below.
 
 Bounded and reproducible: a few examples per operation and mode (valid, invalid), a fixed seed per operation (the
 same inputs on every run, whatever the machine or the order of tests), no deadline and no example database.

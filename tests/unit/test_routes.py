@@ -24,14 +24,18 @@ def test_every_route_names_an_existing_view_and_no_view_or_route_is_listed_twice
 
     assert len({(r.method, r.path) for r in ROUTES}) == len(ROUTES)
     assert len({r.view for r in ROUTES}) == len(ROUTES)
+    from chalicelib.api.contract import view_endpoint
+
     for entry in ROUTES:
-        assert callable(getattr(importlib.import_module(entry.module), entry.function, None)), entry.view
+        view = getattr(importlib.import_module(entry.module), entry.function, None)
+        assert callable(view), entry.view
+        assert view_endpoint(view) is not None, f"{entry.view} is not declared with @endpoint"
 
 
 def test_every_view_function_of_an_area_module_is_in_the_table():
-    """A view written but not listed would never be served: each `@endpoint`/`@route` function must be routed."""
+    """A view written but not listed would never be served: each `@endpoint` function must be routed."""
     listed = {r.view for r in ROUTES}
-    declared = re.compile(r"^@(?:endpoint|route)\(.*?\)\s*\ndef (\w+)", re.MULTILINE | re.DOTALL)
+    declared = re.compile(r"^@endpoint\(.*?\)\s*\ndef (\w+)", re.MULTILINE | re.DOTALL)
     found = set()
     for path in (ROOT / "chalicelib" / "api").glob("*.py"):
         for function in declared.findall(path.read_text(encoding="utf-8")):

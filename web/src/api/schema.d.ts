@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Captcha */
+        /** A new single-use captcha image (PNG as a data URI), valid 120 s. */
         get: operations["auth_captcha"];
         put?: never;
         post?: never;
@@ -30,7 +30,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Login */
+        /** Check the password: tokens on a trusted device, otherwise a second-factor challenge. */
         post: operations["auth_login"];
         delete?: never;
         options?: never;
@@ -47,7 +47,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /** End the caller's session at once. */
         post: operations["auth_logout"];
         delete?: never;
         options?: never;
@@ -81,7 +81,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start reset */
+        /** Begin a password reset by SMS (same answer whether or not the account exists). */
         post: operations["auth_start_reset"];
         delete?: never;
         options?: never;
@@ -98,7 +98,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirm reset */
+        /** Set a new password with the texted code; ends every session and clears any lock. */
         post: operations["auth_confirm_reset"];
         delete?: never;
         options?: never;
@@ -115,7 +115,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
+        /** New tokens for a refresh token (rotated: presenting a used one revokes the session). */
         post: operations["auth_refresh"];
         delete?: never;
         options?: never;
@@ -156,7 +156,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Totp remove */
+        /** Remove the caller's authenticator, proven with one of its codes. */
         delete: operations["auth_totp_remove"];
         options?: never;
         head?: never;
@@ -172,7 +172,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Totp activate */
+        /** Turn on the pending authenticator with one of its codes. */
         post: operations["auth_totp_activate"];
         delete?: never;
         options?: never;
@@ -189,7 +189,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Totp setup */
+        /** A new authenticator secret and its otpauth URI, pending until activated. */
         post: operations["auth_totp_setup"];
         delete?: never;
         options?: never;
@@ -206,7 +206,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify */
+        /** Complete a sign-in challenge with an SMS or authenticator code; optionally trust this device. */
         post: operations["auth_verify"];
         delete?: never;
         options?: never;
@@ -221,7 +221,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Owner bills */
+        /** The bills of the owner's units, newest period first. */
         get: operations["billing_owner_bills"];
         put?: never;
         post?: never;
@@ -238,7 +238,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Owner summary */
+        /** How much the owner has to pay: open bills, their total and how many are overdue. */
         get: operations["billing_owner_summary"];
         put?: never;
         post?: never;
@@ -255,7 +255,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Owner bill */
+        /** One of the owner's bills. */
         get: operations["billing_owner_bill"];
         put?: never;
         post?: never;
@@ -272,10 +272,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List posts */
+        /** Posts of a community's board, newest first, optionally of one category. */
         get: operations["board_list_posts"];
         put?: never;
-        /** Create post */
+        /** Post on the board of the owner's community (at most 5 posts an hour). */
         post: operations["board_create_post"];
         delete?: never;
         options?: never;
@@ -293,7 +293,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete post */
+        /** Delete a post: the author's own, or any of a community the caller manages. */
         delete: operations["board_delete_post"];
         options?: never;
         head?: never;
@@ -307,7 +307,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List events */
+        /** Upcoming events addressed to the caller, soonest first, with seats left and the caller's sign-up. */
         get: operations["notices_list_events"];
         put?: never;
         post?: never;
@@ -326,9 +326,9 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign up */
+        /** Sign up for an upcoming event (seats are taken atomically: never more than its capacity). */
         post: operations["notices_sign_up"];
-        /** Cancel signup */
+        /** Cancel the caller's sign-up: its seats are given back. */
         delete: operations["notices_cancel_signup"];
         options?: never;
         head?: never;
@@ -359,7 +359,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Home */
+        /** The owner's first screen: open bills, unread notices, open repairs and upcoming events. */
         get: operations["home_home"];
         put?: never;
         post?: never;
@@ -376,7 +376,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Me */
+        /** The caller's own profile: an owner's with their units, staff's with their communities. */
         get: operations["platform_me"];
         put?: never;
         post?: never;
@@ -388,7 +388,8 @@ export interface paths {
          * @description Change the caller's email, tags or notification preferences.
          *
          *     Absent fields are left as they are. `"email": null` removes the email; tags are cleared with `[]`;
-         *     `null` for `tags` or `notification_prefs` is refused (400 validation_error naming the field).
+         *     `null` for `tags` or `notification_prefs` is refused (400 validation_error naming the field), and so is a
+         *     body that changes nothing.
          */
         patch: operations["profile_update_me"];
         trace?: never;
@@ -400,7 +401,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** History */
+        /** The caller's own audit trail, newest first. */
         get: operations["profile_history"];
         put?: never;
         post?: never;
@@ -417,10 +418,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List household */
+        /** The household members of the caller's units (co-owners of a unit share its household). */
         get: operations["household_list_household"];
         put?: never;
-        /** Add member */
+        /** Add a household member to one of the caller's units, granting door access if asked. */
         post: operations["household_add_member"];
         delete?: never;
         options?: never;
@@ -438,7 +439,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove member */
+        /** Remove a household member; an active door access is revoked first. */
         delete: operations["household_remove_member"];
         options?: never;
         head?: never;
@@ -471,7 +472,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Confirm phone change */
+        /** Switch to the new phone number with the code texted to it (the old number is told). */
         post: operations["auth_confirm_phone_change"];
         delete?: never;
         options?: never;
@@ -538,7 +539,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List notices */
+        /** The notices addressed to the caller, published and not expired, newest first, with their read state. */
         get: operations["notices_list_notices"];
         put?: never;
         post?: never;
@@ -555,7 +556,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get notice */
+        /** One notice addressed to the caller, in full. */
         get: operations["notices_get_notice"];
         put?: never;
         post?: never;
@@ -574,7 +575,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Read notice */
+        /** Mark a notice read (again: no change). */
         post: operations["notices_read_notice"];
         delete?: never;
         options?: never;
@@ -606,16 +607,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List payments */
+        /** The caller's payments, newest first. */
         get: operations["payments_list_payments"];
         put?: never;
         /**
-         * Pay bills; `Idempotency-Key` (required, at most 255 characters) makes retries safe.
-         * @description Pay bills; `Idempotency-Key` (required, at most 255 characters) makes retries safe.
+         * Pay bills: a pending payment holds them for 15 minutes while the app opens the provider.
+         * @description Pay bills: a pending payment holds them for 15 minutes while the app opens the provider.
          *
-         *     The same key and body (bill ids in any order, and method) answer the same payment, no second one: from a
-         *     24-hour replay cache, and after it from the payment itself, whose id the key determines. The same key with
-         *     another body is 422 idempotency_key_reused, within the 24 hours or after them: a key is never reused.
+         *     `Idempotency-Key` (required, at most 255 characters) makes retries safe. The same key and body (bill ids in
+         *     any order, and method) answer the same payment, no second one: from a 24-hour replay cache, and after it
+         *     from the payment itself, whose id the key determines. The same key with another body is 422
+         *     `idempotency_key_reused`, within the 24 hours or after them: a key is never reused. A bill that is not the
+         *     caller's is 404; one already paid or in a pending payment is 409 (`bill_already_paid`, `bill_in_payment`),
+         *     bills of several communities or a bill that cannot be paid 409 `conflict`.
          */
         post: operations["payments_create_payment"];
         delete?: never;
@@ -633,7 +637,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Provider callback */
+        /**
+         * A payment provider's notice of a payment's outcome (server to server, signed).
+         * @description A payment provider's notice of a payment's outcome (server to server, signed).
+         *
+         *     The body is the provider's own (read raw): nothing changes unless its signature verifies and the amount,
+         *     merchant and payment id match our record. Duplicate and concurrent deliveries change state once and all get
+         *     the provider's success reply: `sandbox` 200 `{"ok": true}`; `alipay` 200 `success` (text/plain); `wechat`
+         *     204. A bad signature is 401 `invalid_signature`, a notice that does not match 400 `callback_rejected`, a
+         *     provider this stage does not serve 404; the provider then retries.
+         */
         post: operations["payments_provider_callback"];
         delete?: never;
         options?: never;
@@ -648,7 +661,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get payment */
+        /** One of the caller's payments; a pending one comes with its `provider_payload` again. */
         get: operations["payments_get_payment"];
         put?: never;
         post?: never;
@@ -665,7 +678,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get receipt */
+        /** A short-lived link to the PDF e-receipt of a succeeded payment (409 `not_paid` before success). */
         get: operations["payments_get_receipt"];
         put?: never;
         post?: never;
@@ -683,11 +696,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Check a receipt's verification code (what its QR code opens).
-         * @description Check a receipt's verification code (what its QR code opens).
+         * Check a receipt's verification code (what its QR code opens); no personal data.
+         * @description Check a receipt's verification code (what its QR code opens); no personal data.
          *
          *     200 for a genuine receipt and code; anything else (no code, an empty or malformed one, a wrong one, an
-         *     unknown receipt) is 404 not_found. Query parameters other than `code` are ignored.
+         *     unknown receipt) is 404 `not_found`. Query parameters other than `code` are ignored.
          */
         get: operations["payments_verify_receipt"];
         put?: never;
@@ -705,10 +718,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List repairs */
+        /** The owner's requests, newest first, optionally only the open or the closed ones. */
         get: operations["repairs_list_repairs"];
         put?: never;
-        /** Create repair */
+        /** Open a repair or service request for one of the owner's units. */
         post: operations["repairs_create_repair"];
         delete?: never;
         options?: never;
@@ -723,7 +736,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get repair */
+        /** One request with its photos and assignee (for its owner, its community's staff or its technician). */
         get: operations["repairs_get_repair"];
         put?: never;
         post?: never;
@@ -742,7 +755,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel repair */
+        /** Cancel one of the owner's requests that is not yet being worked on. */
         post: operations["repairs_cancel_repair"];
         delete?: never;
         options?: never;
@@ -759,7 +772,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add photo */
+        /** Register a photo of an open request and get a presigned POST to upload it straight to storage. */
         post: operations["repairs_add_photo"];
         delete?: never;
         options?: never;
@@ -776,7 +789,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rate repair */
+        /** Rate a completed request (once). */
         post: operations["repairs_rate_repair"];
         delete?: never;
         options?: never;
@@ -816,7 +829,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Unlock */
+        /** Unlock an account locked by failed logins. */
         post: operations["platform_unlock"];
         delete?: never;
         options?: never;
@@ -833,7 +846,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Post run */
+        /** Start (or resume) the billing run of a community and period; it bills every unit in the background. */
         post: operations["billing_post_run"];
         delete?: never;
         options?: never;
@@ -848,7 +861,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get run */
+        /** A billing run's progress. */
         get: operations["billing_get_run"];
         put?: never;
         post?: never;
@@ -865,10 +878,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Staff bills */
+        /** A community's bills of one period, optionally of one status. */
         get: operations["billing_staff_bills"];
         put?: never;
-        /** Post bill */
+        /** Bill a unit by hand (parking and other charges). */
         post: operations["billing_post_bill"];
         delete?: never;
         options?: never;
@@ -885,7 +898,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Hide post */
+        /** Hide a post from the board (staff of its community). */
         post: operations["board_hide_post"];
         delete?: never;
         options?: never;
@@ -902,7 +915,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create community */
+        /** Create a community (admin). */
         post: operations["platform_create_community"];
         delete?: never;
         options?: never;
@@ -919,7 +932,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create building */
+        /** Add a building to one of the caller's communities. */
         post: operations["platform_create_building"];
         delete?: never;
         options?: never;
@@ -935,7 +948,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Put fee schedule */
+        /** Set a community's fee schedule (what its next billing runs charge). */
         put: operations["billing_put_fee_schedule"];
         post?: never;
         delete?: never;
@@ -953,7 +966,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create event */
+        /** Announce an event owners can sign up for, with a number of seats. */
         post: operations["notices_create_event"];
         delete?: never;
         options?: never;
@@ -968,7 +981,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List signups */
+        /** Who signed up for an event of the caller's communities. */
         get: operations["notices_list_signups"];
         put?: never;
         post?: never;
@@ -1038,7 +1051,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Post reading */
+        /** Record a unit's water or electricity meter reading for a billing period. */
         post: operations["billing_post_reading"];
         delete?: never;
         options?: never;
@@ -1055,7 +1068,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish notice */
+        /** Publish a notice to a community, or part of it, now or at `publish_at`. */
         post: operations["notices_publish_notice"];
         delete?: never;
         options?: never;
@@ -1073,7 +1086,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Withdraw notice */
+        /** Withdraw a notice: it leaves every owner's feed. */
         delete: operations["notices_withdraw_notice"];
         options?: never;
         head?: never;
@@ -1089,7 +1102,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create owner */
+        /** Issue an owner account for units of the caller's communities. */
         post: operations["platform_create_owner"];
         delete?: never;
         options?: never;
@@ -1104,7 +1117,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Staff list repairs */
+        /** Requests of one of the caller's communities, newest first, optionally of one status. */
         get: operations["repairs_staff_list_repairs"];
         put?: never;
         post?: never;
@@ -1121,7 +1134,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List assigned */
+        /** Requests assigned to the caller, newest first (default: the open ones). */
         get: operations["repairs_list_assigned"];
         put?: never;
         post?: never;
@@ -1140,7 +1153,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Assign repair */
+        /** Dispatch a submitted request to a technician with an expected time (the owner gets an SMS). */
         post: operations["repairs_assign_repair"];
         delete?: never;
         options?: never;
@@ -1157,7 +1170,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject repair */
+        /** Reject a request, with the reason shown to the owner. */
         post: operations["repairs_reject_repair"];
         delete?: never;
         options?: never;
@@ -1174,7 +1187,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set repair status */
+        /** Record the progress of the work: accepted, in progress or completed. */
         post: operations["repairs_set_repair_status"];
         delete?: never;
         options?: never;
@@ -1189,10 +1202,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List units */
+        /** The units of one of the caller's communities, or of one of its buildings. */
         get: operations["platform_list_units"];
         put?: never;
-        /** Create unit */
+        /** Add a unit to a building of one of the caller's communities. */
         post: operations["platform_create_unit"];
         delete?: never;
         options?: never;
@@ -1209,7 +1222,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create user */
+        /** Issue a staff, technician or admin account (admin). */
         post: operations["platform_create_user"];
         delete?: never;
         options?: never;
@@ -1221,6 +1234,161 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Assignee */
+        Assignee: {
+            name: string;
+            phone: string;
+            user_id: string;
+        };
+        Assignment: {
+            /** @description A technician of the request's community */
+            technician_id: string;
+            /**
+             * Format: date-time
+             * @description When the technician is expected
+             */
+            eta: string;
+        };
+        /**
+         * Audience
+         * @description Empty lists: the whole community.
+         */
+        Audience: {
+            building_ids: string[];
+            tags: ("car_owner" | "elderly" | "has_children" | "pet_owner" | "tenant_landlord")[];
+        };
+        /** Bill */
+        Bill: {
+            bill_id: string;
+            community_id: string;
+            created_at: string;
+            due_date: string;
+            items: components["schemas"]["BillItem"][];
+            paid_at?: string;
+            payment_id?: string;
+            period: string;
+            /** @enum {unknown} */
+            status: "paid" | "processing" | "unpaid" | "void";
+            total_cents: number;
+            /** @enum {unknown} */
+            type: "electricity" | "other" | "parking" | "property" | "water";
+            unit_id: string;
+            unit_label: string;
+        };
+        /** BillItem */
+        BillItem: {
+            amount_cents: number;
+            code: string;
+            name: string;
+            quantity: number;
+            unit: string;
+            unit_price_cents: number;
+        };
+        /** BillPage */
+        BillPage: {
+            items: components["schemas"]["Bill"][];
+            next_cursor: string | null;
+        };
+        /** BillSummary */
+        BillSummary: {
+            overdue_count: number;
+            unpaid_count: number;
+            unpaid_total_cents: number;
+        };
+        /** BillingRun */
+        BillingRun: {
+            bills_created: number;
+            community_id: string;
+            created_at: string;
+            error: string | null;
+            finished_at: string | null;
+            period: string;
+            run_id: string;
+            /** @enum {unknown} */
+            status: "done" | "failed" | "running";
+            units_done: number;
+            units_total: number | null;
+        };
+        /** BoardPost */
+        BoardPost: {
+            author_name: string;
+            body: string;
+            /** @enum {unknown} */
+            category: "general" | "second_hand";
+            community_id: string;
+            created_at: string;
+            mine: boolean;
+            post_id: string;
+            price_cents: number | null;
+            /** @enum {unknown} */
+            status: "hidden" | "visible";
+            title: string;
+        };
+        /** BoardPostPage */
+        BoardPostPage: {
+            items: components["schemas"]["BoardPost"][];
+            next_cursor: string | null;
+        };
+        /** Building */
+        Building: {
+            building_id: string;
+            community_id: string;
+            created_at: string;
+            name: string;
+        };
+        /**
+         * CallbackAck
+         * @description The sandbox provider's success reply.
+         */
+        CallbackAck: {
+            ok: boolean;
+        };
+        Cancellation: {
+            reason?: string | null;
+        };
+        /** Captcha */
+        Captcha: {
+            captcha_id: string;
+            expires_in: number;
+            image: string;
+        };
+        ChangePassword: {
+            old_password: string;
+            new_password: string;
+        };
+        /** Community */
+        Community: {
+            address: string;
+            community_id: string;
+            created_at: string;
+            name: string;
+            timezone: string;
+        };
+        /** CommunityEvent */
+        CommunityEvent: {
+            audience: components["schemas"]["Audience"];
+            capacity: number;
+            community_id: string;
+            created_at: string;
+            description: string;
+            ends_at: string;
+            event_id: string;
+            location: string;
+            seats_left: number;
+            starts_at: string;
+            title: string;
+        };
+        ConfirmPhoneChange: {
+            challenge_id: string;
+            /** @description The 6-digit code */
+            code: string;
+        };
+        ConfirmReset: {
+            challenge_id: string;
+            /** @description The 6-digit code */
+            code: string;
+            new_password: string;
+        };
         /** @description Every error answer (API.md §1). */
         Error: {
             /** @description Stable, machine-readable */
@@ -1230,10 +1398,94 @@ export interface components {
             /** @description Depends on the code, e.g. `fields` */
             details?: Record<string, unknown>;
         };
+        /** FeeSchedule */
+        FeeSchedule: {
+            community_id: string;
+            due_days: number;
+            electricity_cents_per_kwh: number;
+            property_items: components["schemas"]["PropertyItem"][];
+            updated_at: string;
+            water_cents_per_ton: number;
+        };
         /** Health */
         Health: {
             /** @enum {unknown} */
             status: "ok";
+        };
+        /** HistoryEvent */
+        HistoryEvent: {
+            action: string;
+            at: string;
+            ref: string | null;
+            summary: string;
+        };
+        /** HistoryEventPage */
+        HistoryEventPage: {
+            items: components["schemas"]["HistoryEvent"][];
+            next_cursor: string | null;
+        };
+        /**
+         * Home
+         * @description The parts have the shapes the notices, repairs and events lists answer.
+         */
+        Home: {
+            events: components["schemas"]["OwnerEvent"][];
+            notices: components["schemas"]["NoticeSummary"][];
+            repairs: components["schemas"]["RepairSummary"][];
+            unpaid: components["schemas"]["HomeUnpaid"];
+        };
+        /** HomeUnpaid */
+        HomeUnpaid: {
+            count: number;
+            overdue_count: number;
+            total_cents: number;
+        };
+        /** HouseholdMember */
+        HouseholdMember: {
+            access_granted: boolean;
+            access_until: string | null;
+            created_at: string;
+            member_id: string;
+            name: string;
+            phone: string | null;
+            relation: string;
+            unit_id: string;
+        };
+        /** HouseholdMemberPage */
+        HouseholdMemberPage: {
+            items: components["schemas"]["HouseholdMember"][];
+            next_cursor: string | null;
+        };
+        /** InitialPassword */
+        InitialPassword: {
+            initial_password: string;
+        };
+        /**
+         * IssuedAccount
+         * @description A new account and its one-time initial password (shown this once; changed at first login).
+         */
+        IssuedAccount: {
+            account: string;
+            initial_password: string;
+            must_change_password: boolean;
+            name: string;
+            /** @enum {unknown} */
+            role: "admin" | "owner" | "staff" | "technician";
+            user_id: string;
+        };
+        Login: {
+            /** @description The account name or the phone number */
+            account: string;
+            password: string;
+            /** @description From an earlier verify with trust_device: skips the code */
+            device_token?: string | null;
+            /** @description Required once the answer was captcha_required */
+            captcha_id?: string | null;
+            captcha_answer?: string | null;
+        };
+        Logout: {
+            /** @description Accepted and ignored: the session is ended */
+            refresh_token?: string | null;
         };
         /** MessageDetail */
         MessageDetail: {
@@ -1278,6 +1530,113 @@ export interface components {
             items: components["schemas"]["MessageSummary"][];
             next_cursor: string | null;
         };
+        /** MeterReading */
+        MeterReading: {
+            /** @enum {unknown} */
+            kind: "electricity" | "water";
+            period: string;
+            previous_reading: number | null;
+            reading: number;
+            recorded_at: string;
+            unit_id: string;
+            usage: number;
+        };
+        /** MfaChallenge */
+        MfaChallenge: {
+            challenge_id: string;
+            expires_in: number;
+            methods: ("sms" | "totp")[];
+            phone_hint: string;
+            /** @enum {unknown} */
+            status: "mfa_required";
+        };
+        /**
+         * @description Who a notice or event is for: nobody listed = the whole community; otherwise every owner with a unit in
+         *     ANY listed building OR ANY listed tag (a union).
+         */
+        NewAudience: {
+            /** @description Buildings of the community */
+            building_ids?: string[] | null;
+            /** @description Owner tags */
+            tags?: ("pet_owner" | "elderly" | "has_children" | "car_owner" | "tenant_landlord")[] | null;
+        };
+        /** @description An ad-hoc bill for one unit (what a billing run does not bill). */
+        NewBill: {
+            unit_id: string;
+            /** @enum {string} */
+            type: "parking" | "other";
+            period: string;
+            items: components["schemas"]["NewBillItem"][];
+            /** Format: date */
+            due_date: string;
+        };
+        /** @description One line of an ad-hoc bill: quantity × unit price, rounded half up to the fen. */
+        NewBillItem: {
+            code: string;
+            name: string;
+            /** @description Default 1 */
+            quantity?: number | string | null;
+            /** @description Default 项 */
+            unit?: string | null;
+            unit_price_cents: number;
+        };
+        /** @description A building of the community named in the path. */
+        NewBuilding: {
+            name: string;
+        };
+        /** @description A community of the property company (admin). */
+        NewCommunity: {
+            name: string;
+            address: string;
+            /** @description An IANA time zone; default: Asia/Shanghai */
+            timezone?: string | null;
+        };
+        /** @description An event to announce; owners in its audience sign up for its seats. */
+        NewEvent: {
+            /** @description One of the caller's communities */
+            community_id: string;
+            title: string;
+            description: string;
+            location: string;
+            /**
+             * Format: date-time
+             * @description In the future
+             */
+            starts_at: string;
+            /**
+             * Format: date-time
+             * @description After starts_at
+             */
+            ends_at: string;
+            /** @description Seats (each sign-up takes its attendees) */
+            capacity: number;
+            /** @description Default: the whole community */
+            audience?: components["schemas"]["NewAudience"] | null;
+        };
+        /** @description A community's fee schedule: property items by area, meter prices, and when bills fall due. */
+        NewFeeSchedule: {
+            property_items: components["schemas"]["NewPropertyItem"][];
+            water_cents_per_ton: number;
+            electricity_cents_per_kwh: number;
+            /** @description Days from the billing run to the bills' due date */
+            due_days: number;
+        };
+        /** @description A member of one of the caller's units, with or without door access. */
+        NewHouseholdMember: {
+            /** @description One of the caller's units */
+            unit_id: string;
+            name: string;
+            relation: string;
+            /** @example +8613800138000 */
+            phone?: string | null;
+            /** @description Whether the door system lets the member in */
+            access: boolean;
+            /**
+             * Format: date
+             * @description Last day of door access (community time zone, not in the past); only with `access: true`; default: no end
+             */
+            access_until?: string | null;
+        };
         NewMessage: {
             /** @enum {string} */
             category: "suggestion" | "complaint" | "question";
@@ -1286,8 +1645,559 @@ export interface components {
             /** @description One of the owner's units; default: the first */
             unit_id?: string | null;
         };
+        /** @description A notice to publish; an urgent one with `send_sms` is also texted to its audience. */
+        NewNotice: {
+            /** @description One of the caller's communities */
+            community_id: string;
+            title: string;
+            body: string;
+            /** @enum {string} */
+            category: "outage" | "elevator" | "maintenance" | "news" | "activity" | "general";
+            /** @enum {string|null} */
+            urgency?: "normal" | "urgent" | null;
+            /** @description Default: the whole community */
+            audience?: components["schemas"]["NewAudience"] | null;
+            /** @description Text every owner in the audience once, asynchronously (urgent notices only) */
+            send_sms?: boolean | null;
+            /**
+             * Format: date-time
+             * @description When owners first see it; default (or a past time): now
+             */
+            publish_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it leaves the feed (after publish_at); default: never
+             */
+            expires_at?: string | null;
+        };
+        /** @description An owner account for one or more units; its initial password is generated. */
+        NewOwner: {
+            name: string;
+            /**
+             * @description Not in use by another account
+             * @example +8613800138000
+             */
+            phone: string;
+            /** @description Units of the caller's communities */
+            unit_ids: string[];
+            /** @description The login name; default: the phone's national number */
+            account?: string | null;
+            email?: string | null;
+        };
+        /** @description The bills to pay (the caller's, unpaid, of one community) and how. */
+        NewPayment: {
+            bill_ids: string[];
+            /** @enum {string} */
+            method: "alipay" | "wechat" | "card" | "sandbox";
+        };
+        NewPhoto: {
+            /** @enum {string} */
+            content_type: "image/jpeg" | "image/png";
+            /** @description Size of the file that will be uploaded */
+            size_bytes: number;
+        };
+        NewPostBody: {
+            /** @enum {string} */
+            category: "second_hand" | "general";
+            title: string;
+            body: string;
+            /** @description Asking price in fen (second_hand only) */
+            price_cents?: number | null;
+        };
+        /** @description One line of the property fee: billed as the unit's area × the rate. */
+        NewPropertyItem: {
+            code: string;
+            name: string;
+            rate_cents_per_m2: number;
+        };
+        NewRating: {
+            stars: number;
+            comment?: string | null;
+        };
+        /** @description A unit's meter reading for a billing period. */
+        NewReading: {
+            unit_id: string;
+            /** @enum {string} */
+            kind: "water" | "electricity";
+            period: string;
+            /** @description The meter's cumulative value (never below the previous period's) */
+            reading: number | string;
+        };
+        NewRepairBody: {
+            /** @description One of the owner's units */
+            unit_id: string;
+            /** @enum {string} */
+            kind: "repair" | "housekeeping" | "parcel" | "other";
+            /** @description For kind `repair`: plumbing, electrical, appliance, door_window, public_area or other */
+            category: string;
+            location: string;
+            description: string;
+            /** @description When the owner would like the visit, as free text */
+            preferred_time?: string | null;
+        };
         NewReply: {
             body: string;
+        };
+        /** @description The community and period to bill. */
+        NewRun: {
+            community_id: string;
+            period: string;
+        };
+        /** @description A sign-up for an event. */
+        NewSignup: {
+            /**
+             * @description People coming, the owner included
+             * @default 1
+             */
+            attendees: number | null;
+        };
+        /** @description A staff, technician or admin account (admin); its initial password is generated. */
+        NewStaffUser: {
+            name: string;
+            /**
+             * @description Not in use by another account
+             * @example +8613800138000
+             */
+            phone: string;
+            /** @enum {string} */
+            role: "staff" | "technician" | "admin";
+            /** @description The login name */
+            account: string;
+            /** @description The communities the account works for: required for staff and technicians */
+            community_ids?: string[] | null;
+        };
+        /** @description A unit of a building. */
+        NewUnit: {
+            /** @description One of the caller's communities */
+            community_id: string;
+            /** @description A building of that community */
+            building_id: string;
+            /** @description Unique in its building (case-insensitive) */
+            unit_no: string;
+            floor: number;
+            /** @description at most 2 decimal places */
+            area_m2: number | string;
+            /** @description Free text, e.g. 3室2厅1卫 */
+            layout: string;
+        };
+        /** Notice */
+        Notice: {
+            audience: components["schemas"]["Audience"];
+            body: string;
+            /** @enum {unknown} */
+            category: "activity" | "elevator" | "general" | "maintenance" | "news" | "outage";
+            community_id: string;
+            created_at: string;
+            expires_at: string | null;
+            notice_id: string;
+            publish_at: string;
+            send_sms: boolean;
+            title: string;
+            /** @enum {unknown} */
+            urgency: "normal" | "urgent";
+        };
+        /**
+         * NoticeSummary
+         * @description A notice as the feed lists it: its summary is the start of the body.
+         */
+        NoticeSummary: {
+            /** @enum {unknown} */
+            category: "activity" | "elevator" | "general" | "maintenance" | "news" | "outage";
+            community_id: string;
+            expires_at: string | null;
+            notice_id: string;
+            publish_at: string;
+            read: boolean;
+            summary: string;
+            title: string;
+            /** @enum {unknown} */
+            urgency: "normal" | "urgent";
+        };
+        /** NoticeSummaryPage */
+        NoticeSummaryPage: {
+            items: components["schemas"]["NoticeSummary"][];
+            next_cursor: string | null;
+        };
+        /**
+         * NotificationPrefs
+         * @description The SMS the account wants; an absent key means yes.
+         */
+        NotificationPrefs: {
+            sms_notices?: boolean;
+            sms_reminders?: boolean;
+            sms_repairs?: boolean;
+        };
+        /** OwnerEvent */
+        OwnerEvent: {
+            audience: components["schemas"]["Audience"];
+            capacity: number;
+            community_id: string;
+            created_at: string;
+            description: string;
+            ends_at: string;
+            event_id: string;
+            location: string;
+            seats_left: number;
+            signed_up: boolean;
+            starts_at: string;
+            title: string;
+        };
+        /** OwnerEventPage */
+        OwnerEventPage: {
+            items: components["schemas"]["OwnerEvent"][];
+            next_cursor: string | null;
+        };
+        /** OwnerNotice */
+        OwnerNotice: {
+            audience: components["schemas"]["Audience"];
+            body: string;
+            /** @enum {unknown} */
+            category: "activity" | "elevator" | "general" | "maintenance" | "news" | "outage";
+            community_id: string;
+            created_at: string;
+            expires_at: string | null;
+            notice_id: string;
+            publish_at: string;
+            read: boolean;
+            send_sms: boolean;
+            title: string;
+            /** @enum {unknown} */
+            urgency: "normal" | "urgent";
+        };
+        /**
+         * OwnerProfile
+         * @description An owner's profile: with the units they own.
+         */
+        OwnerProfile: {
+            account: string;
+            email: string | null;
+            must_change_password: boolean;
+            name: string;
+            notification_prefs: components["schemas"]["NotificationPrefs"];
+            phone: string;
+            /** @enum {unknown} */
+            role: "owner";
+            tags: ("car_owner" | "elderly" | "has_children" | "pet_owner" | "tenant_landlord")[];
+            units: components["schemas"]["OwnerUnit"][];
+            user_id: string;
+        };
+        /**
+         * OwnerUnit
+         * @description A unit as its owner sees it, with the names of its community and building.
+         */
+        OwnerUnit: {
+            area_m2: number;
+            building_id: string;
+            building_name: string;
+            community_id: string;
+            community_name: string;
+            floor: number;
+            layout: string;
+            unit_id: string;
+            unit_no: string;
+        };
+        /**
+         * Payment
+         * @description A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read).
+         */
+        Payment: {
+            amount_cents: number;
+            bill_ids: string[];
+            created_at: string;
+            expires_at: string;
+            /** @enum {unknown} */
+            method: "alipay" | "card" | "sandbox" | "wechat";
+            paid_at?: string;
+            payment_id: string;
+            provider_payload?: Record<string, unknown>;
+            provider_txn_id?: string;
+            receipt_no?: string;
+            /** @enum {unknown} */
+            refund_status?: "pending";
+            /** @enum {unknown} */
+            status: "expired" | "failed" | "pending" | "succeeded";
+        };
+        /** PaymentPage */
+        PaymentPage: {
+            items: components["schemas"]["Payment"][];
+            next_cursor: string | null;
+        };
+        /** PhoneChangeStarted */
+        PhoneChangeStarted: {
+            challenge_id: string;
+            expires_in: number;
+            resend_after: number;
+        };
+        /** PhotoUploadTicket */
+        PhotoUploadTicket: {
+            expires_in: number;
+            photo_id: string;
+            /** @enum {unknown} */
+            status: "pending" | "ready" | "rejected";
+            upload: components["schemas"]["UploadForm"];
+        };
+        /** @description Only the fields sent are changed; `"email": null` removes the email, `"tags": []` clears the tags. */
+        ProfileUpdate: {
+            email?: string | null;
+            /** @description Replaces the tags */
+            tags?: ("pet_owner" | "elderly" | "has_children" | "car_owner" | "tenant_landlord")[];
+            /** @description Merged key by key into the stored preferences */
+            notification_prefs?: {
+                sms_repairs?: boolean;
+                sms_notices?: boolean;
+                sms_reminders?: boolean;
+            };
+        };
+        /** PropertyItem */
+        PropertyItem: {
+            code: string;
+            name: string;
+            rate_cents_per_m2: number;
+        };
+        /** ReceiptCheck */
+        ReceiptCheck: {
+            amount_cents: number;
+            community_name: string;
+            paid_at: string;
+            receipt_no: string;
+            valid: boolean;
+        };
+        /** ReceiptLink */
+        ReceiptLink: {
+            expires_in: number;
+            receipt_no: string;
+            url: string;
+        };
+        Refresh: {
+            refresh_token: string;
+        };
+        Rejection: {
+            /** @description Why the request is rejected (shown to the owner) */
+            note: string;
+        };
+        /**
+         * RepairDetail
+         * @description A request as its owner, staff of its community and its technician see it.
+         */
+        RepairDetail: {
+            assignee: components["schemas"]["Assignee"] | null;
+            category: string;
+            closed: boolean;
+            community_id: string;
+            created_at: string;
+            description: string;
+            eta: string | null;
+            /** @enum {unknown} */
+            kind: "housekeeping" | "other" | "parcel" | "repair";
+            location: string;
+            photos: components["schemas"]["RepairPhoto"][];
+            preferred_time: string | null;
+            rating?: components["schemas"]["RepairRating"];
+            repair_id: string;
+            /** @enum {unknown} */
+            status: "accepted" | "assigned" | "cancelled" | "completed" | "in_progress" | "rejected" | "submitted";
+            timeline: components["schemas"]["TimelineEntry"][];
+            unit_id: string;
+            updated_at: string;
+        };
+        /** RepairPhoto */
+        RepairPhoto: {
+            photo_id: string;
+            /** @enum {unknown} */
+            status: "pending" | "ready" | "rejected";
+            thumbnail_url?: string;
+            url?: string;
+        };
+        /** RepairRating */
+        RepairRating: {
+            at: string;
+            comment: string | null;
+            stars: number;
+        };
+        /** RepairSummary */
+        RepairSummary: {
+            category: string;
+            closed: boolean;
+            community_id: string;
+            created_at: string;
+            description: string;
+            eta: string | null;
+            /** @enum {unknown} */
+            kind: "housekeeping" | "other" | "parcel" | "repair";
+            location: string;
+            preferred_time: string | null;
+            rating?: components["schemas"]["RepairRating"];
+            repair_id: string;
+            /** @enum {unknown} */
+            status: "accepted" | "assigned" | "cancelled" | "completed" | "in_progress" | "rejected" | "submitted";
+            timeline: components["schemas"]["TimelineEntry"][];
+            unit_id: string;
+            updated_at: string;
+        };
+        /** RepairSummaryPage */
+        RepairSummaryPage: {
+            items: components["schemas"]["RepairSummary"][];
+            next_cursor: string | null;
+        };
+        /** ResetStarted */
+        ResetStarted: {
+            challenge_id: string;
+            expires_in: number;
+            phone_hint: string;
+        };
+        SendSms: {
+            challenge_id: string;
+        };
+        /**
+         * SignedUpEvent
+         * @description The event after the caller's sign-up, with that sign-up.
+         */
+        SignedUpEvent: {
+            attendees: number;
+            audience: components["schemas"]["Audience"];
+            capacity: number;
+            community_id: string;
+            created_at: string;
+            description: string;
+            ends_at: string;
+            event_id: string;
+            location: string;
+            seats_left: number;
+            signed_up: boolean;
+            signed_up_at: string;
+            starts_at: string;
+            title: string;
+        };
+        /**
+         * Signup
+         * @description One owner's sign-up; the phone is masked.
+         */
+        Signup: {
+            attendees: number;
+            event_id: string;
+            name: string;
+            phone: string;
+            signed_up_at: string;
+            user_id: string;
+        };
+        /** SignupPage */
+        SignupPage: {
+            items: components["schemas"]["Signup"][];
+            next_cursor: string | null;
+        };
+        /** SmsSent */
+        SmsSent: {
+            expires_in: number;
+            resend_after: number;
+        };
+        /**
+         * StaffProfile
+         * @description A staff, technician or admin profile: with the communities they work for (admins: every community).
+         */
+        StaffProfile: {
+            account: string;
+            community_ids: string[];
+            email: string | null;
+            must_change_password: boolean;
+            name: string;
+            notification_prefs: components["schemas"]["NotificationPrefs"];
+            phone: string;
+            /** @enum {unknown} */
+            role: "admin" | "staff" | "technician";
+            tags: ("car_owner" | "elderly" | "has_children" | "pet_owner" | "tenant_landlord")[];
+            user_id: string;
+        };
+        StartPhoneChange: {
+            /** @example +8613800138000 */
+            new_phone: string;
+            /** @description The caller's password (counted like a sign-in) */
+            password: string;
+        };
+        StartReset: {
+            /** @description The account name or the phone number */
+            account: string;
+            captcha_id: string;
+            captcha_answer: string;
+        };
+        StatusChange: {
+            /** @enum {string} */
+            status: "accepted" | "in_progress" | "completed";
+            note?: string | null;
+        };
+        /** TimelineEntry */
+        TimelineEntry: {
+            /** @enum {unknown} */
+            actor_role: "admin" | "owner" | "staff" | "technician";
+            at: string;
+            note?: string;
+            /** @enum {unknown} */
+            status: "accepted" | "assigned" | "cancelled" | "completed" | "in_progress" | "rejected" | "submitted";
+        };
+        /** TokenUser */
+        TokenUser: {
+            must_change_password: boolean;
+            name: string;
+            /** @enum {unknown} */
+            role: "admin" | "owner" | "staff" | "technician";
+            user_id: string;
+        };
+        /** Tokens */
+        Tokens: {
+            access_token: string;
+            device_token?: string;
+            expires_in: number;
+            refresh_token: string;
+            /** @enum {unknown} */
+            token_type: "Bearer";
+            user: components["schemas"]["TokenUser"];
+        };
+        TotpCode: {
+            /** @description The 6-digit code */
+            code: string;
+        };
+        /** TotpSecret */
+        TotpSecret: {
+            otpauth_uri: string;
+            secret: string;
+        };
+        /**
+         * Unit
+         * @description A unit as staff manage it.
+         */
+        Unit: {
+            area_m2: number;
+            building_id: string;
+            community_id: string;
+            created_at: string;
+            floor: number;
+            layout: string;
+            owner_count: number;
+            unit_id: string;
+            unit_no: string;
+        };
+        /** UnitPage */
+        UnitPage: {
+            items: components["schemas"]["Unit"][];
+            next_cursor: string | null;
+        };
+        /**
+         * UploadForm
+         * @description A presigned S3 POST: send `fields` as form fields, then the file as `file`, to `url`.
+         */
+        UploadForm: {
+            fields: {
+                [key: string]: string;
+            };
+            url: string;
+        };
+        Verify: {
+            challenge_id: string;
+            /** @enum {string} */
+            method: "sms" | "totp";
+            /** @description The 6-digit code */
+            code: string;
+            /** @description Answer a device_token that skips the code for 30 days */
+            trust_device?: boolean | null;
         };
     };
     responses: never;
@@ -1307,6 +2217,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Captcha"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1342,13 +2261,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1359,9 +2271,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Login"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"] | components["schemas"]["MfaChallenge"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `captcha_required`, `captcha_invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1369,7 +2294,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "captcha_required" | "captcha_invalid";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `invalid_credentials` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_credentials";
                     };
                 };
             };
@@ -1385,6 +2322,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The account is locked: `details.retry_after` and a `Retry-After` header give the seconds left. Codes: `account_locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "account_locked";
+                    };
+                };
+            };
             /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
@@ -1396,13 +2345,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1413,8 +2355,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Logout"];
+            };
+        };
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1474,13 +2427,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1491,9 +2437,20 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePassword"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `weak_password` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,11 +2458,11 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "weak_password";
                     };
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated`, `invalid_credentials` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1513,7 +2470,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "unauthenticated";
+                        code?: "unauthenticated" | "invalid_credentials";
                     };
                 };
             };
@@ -1541,6 +2498,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The account is locked: `details.retry_after` and a `Retry-After` header give the seconds left. Codes: `account_locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "account_locked";
+                    };
+                };
+            };
             /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
@@ -1552,13 +2521,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1569,9 +2531,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartReset"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetStarted"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `captcha_invalid` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1579,7 +2554,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "captcha_invalid";
                     };
                 };
             };
@@ -1595,6 +2570,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
             /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
@@ -1606,13 +2593,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1623,9 +2603,20 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmReset"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `weak_password` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1633,7 +2624,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "weak_password";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `challenge_expired`, `invalid_code` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "challenge_expired" | "invalid_code";
                     };
                 };
             };
@@ -1660,13 +2663,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1677,8 +2673,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Refresh"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1688,6 +2697,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
                     };
                 };
             };
@@ -1714,13 +2735,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1731,9 +2745,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendSms"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsSent"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `method_unavailable` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1741,7 +2768,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "method_unavailable";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `challenge_expired` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "challenge_expired";
                     };
                 };
             };
@@ -1757,6 +2796,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
             /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
             500: {
                 headers: {
@@ -1769,12 +2820,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
+            /** @description A dependency is unavailable; nothing was changed, a retry may succeed. Codes: `sms_unavailable` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "sms_unavailable";
+                    };
+                };
             };
         };
     };
@@ -1785,8 +2841,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1799,7 +2866,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated`, `invalid_code` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1807,7 +2874,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "unauthenticated";
+                        code?: "unauthenticated" | "invalid_code";
                     };
                 };
             };
@@ -1823,6 +2890,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -1832,6 +2911,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
                     };
                 };
             };
@@ -1846,13 +2937,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1863,8 +2947,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1877,7 +2972,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated`, `invalid_code` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1885,7 +2980,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "unauthenticated";
+                        code?: "unauthenticated" | "invalid_code";
                     };
                 };
             };
@@ -1901,6 +2996,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -1910,6 +3017,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
                     };
                 };
             };
@@ -1924,13 +3043,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1943,6 +3055,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpSecret"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -1979,6 +3100,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -2002,13 +3135,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2019,9 +3145,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Verify"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `method_unavailable` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2029,7 +3168,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "method_unavailable";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `challenge_expired`, `invalid_code` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "challenge_expired" | "invalid_code";
                     };
                 };
             };
@@ -2057,25 +3208,34 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     billing_owner_bills: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                /** @description `unpaid` (unpaid or processing), `paid` or `all` (default) */
+                status?: "unpaid" | "paid" | "all";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2083,7 +3243,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -2134,13 +3294,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2153,6 +3306,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillSummary"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2212,13 +3374,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2233,6 +3388,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bill"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2305,25 +3469,35 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     board_list_posts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                category?: "second_hand" | "general";
+                /** @description Owners: default the community of their first unit; staff: required */
+                community_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardPostPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2331,7 +3505,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -2359,6 +3533,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -2382,13 +3568,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2399,8 +3578,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPostBody"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardPost"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2437,6 +3629,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -2446,6 +3650,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
                     };
                 };
             };
@@ -2460,13 +3676,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2481,6 +3690,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2553,25 +3769,32 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     notices_list_events: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnerEventPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2579,7 +3802,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -2607,6 +3830,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -2630,13 +3865,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2649,8 +3877,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NewSignup"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedUpEvent"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2699,6 +3940,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `already_signed_up`, `event_full`, `event_started` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "already_signed_up" | "event_full" | "event_started";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -2722,13 +3975,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2743,6 +3989,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2814,13 +4067,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2889,6 +4135,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Home"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -2948,13 +4203,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2967,398 +4215,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
+            /** @description Success. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
+                    "application/json": components["schemas"]["OwnerProfile"] | components["schemas"]["StaffProfile"];
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    profile_update_me: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    profile_history: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    household_list_household: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    household_add_member: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    household_remove_member: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                member_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -3431,12 +4296,471 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
+        };
+    };
+    profile_update_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProfileUpdate"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnerProfile"] | components["schemas"]["StaffProfile"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    profile_history: {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryEventPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    household_list_household: {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HouseholdMemberPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    household_add_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewHouseholdMember"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HouseholdMember"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    household_remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body. */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
             };
         };
     };
@@ -3447,9 +4771,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartPhoneChange"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneChangeStarted"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `method_unavailable` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3457,11 +4794,11 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "method_unavailable";
                     };
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated`, `invalid_credentials` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3469,7 +4806,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "unauthenticated";
+                        code?: "unauthenticated" | "invalid_credentials";
                     };
                 };
             };
@@ -3485,6 +4822,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -3494,6 +4843,30 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description The account is locked: `details.retry_after` and a `Retry-After` header give the seconds left. Codes: `account_locked` */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "account_locked";
+                    };
+                };
+            };
+            /** @description Too many requests: `details.retry_after` and a `Retry-After` header. Codes: `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
                     };
                 };
             };
@@ -3509,12 +4882,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
+            /** @description A dependency is unavailable; nothing was changed, a retry may succeed. Codes: `sms_unavailable` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "sms_unavailable";
+                    };
+                };
             };
         };
     };
@@ -3525,8 +4903,19 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmPhoneChange"];
+            };
+        };
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -3539,7 +4928,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated`, `challenge_expired`, `invalid_code` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3547,7 +4936,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "unauthenticated";
+                        code?: "unauthenticated" | "challenge_expired" | "invalid_code";
                     };
                 };
             };
@@ -3586,13 +4975,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -3736,6 +5118,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
                     };
                 };
             };
@@ -3971,14 +5365,30 @@ export interface operations {
     };
     notices_list_notices: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                /** @description Only notices of this category */
+                category?: "outage" | "elevator" | "maintenance" | "news" | "activity" | "general";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticeSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3986,7 +5396,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -4014,6 +5424,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -4037,13 +5459,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4058,6 +5473,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnerNotice"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4129,13 +5553,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4150,6 +5567,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4221,13 +5645,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4287,14 +5704,28 @@ export interface operations {
     };
     payments_list_payments: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4302,7 +5733,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -4353,26 +5784,35 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
     payments_create_payment: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Makes retries safe: the same key and body (bill ids in any order, and method) answer the same payment; the same key with another body is 422 `idempotency_key_reused`, however long after. One key per payment. */
+                "Idempotency-Key": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPayment"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `method_unavailable` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4380,7 +5820,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "method_unavailable";
                     };
                 };
             };
@@ -4408,6 +5848,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict`, `bill_in_payment`, `bill_already_paid`, `request_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict" | "bill_in_payment" | "bill_already_paid" | "request_in_progress";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -4417,6 +5881,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Well formed but cannot be processed. Codes: `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "idempotency_key_reused";
                     };
                 };
             };
@@ -4432,27 +5908,47 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     payments_provider_callback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `sandbox`: hex HMAC-SHA256 of the raw body with SANDBOX_PAYMENT_SECRET */
+                "X-Sandbox-Signature"?: string;
+                /** @description `wechat`: Unix seconds of the notice (at most 5 minutes off) */
+                "Wechatpay-Timestamp"?: string;
+                /** @description `wechat`: the signed nonce */
+                "Wechatpay-Nonce"?: string;
+                /** @description `wechat`: base64 RSA-SHA256 signature of `timestamp\nnonce\nbody\n` by the platform certificate */
+                "Wechatpay-Signature"?: string;
+                /** @description `wechat`: serial of the platform certificate that signed the notice */
+                "Wechatpay-Serial"?: string;
+            };
             path: {
-                provider: string;
+                provider: "sandbox" | "alipay" | "wechat";
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackAck"];
+                };
+            };
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `callback_rejected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4460,7 +5956,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "callback_rejected";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `invalid_signature` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_signature";
                     };
                 };
             };
@@ -4499,13 +6007,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4520,7 +6021,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `method_unavailable` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4528,7 +6038,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "method_unavailable";
                     };
                 };
             };
@@ -4591,13 +6101,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4612,6 +6115,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptLink"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4660,6 +6172,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `not_paid` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_paid";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -4684,18 +6208,14 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     payments_verify_receipt: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description The verification code printed on the receipt. A missing, malformed or wrong code is 404 `not_found`, exactly like an unknown receipt (never 400). Other query parameters are ignored. */
+                code: string;
+            };
             header?: never;
             path: {
                 receipt_no: string;
@@ -4704,6 +6224,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiptCheck"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4752,25 +6281,34 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     repairs_list_repairs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                /** @description open, closed or all (default) */
+                status?: "open" | "closed" | "all";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4778,7 +6316,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -4829,13 +6367,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4846,8 +6377,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRepairBody"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4884,6 +6428,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -4907,13 +6463,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4928,6 +6477,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -4999,13 +6557,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5018,8 +6569,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Cancellation"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5068,6 +6632,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `invalid_transition`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_transition" | "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5091,13 +6667,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5110,8 +6679,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPhoto"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhotoUploadTicket"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5160,6 +6742,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `conflict`, `too_many_photos` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict" | "too_many_photos";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5183,13 +6777,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5202,8 +6789,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRating"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5252,6 +6852,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `invalid_transition`, `conflict`, `already_rated` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_transition" | "conflict" | "already_rated";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5275,13 +6887,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5296,6 +6901,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InitialPassword"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5344,6 +6958,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `cannot_reset_self` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "cannot_reset_self";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5367,13 +6993,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5388,6 +7007,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5460,13 +7086,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     billing_post_run: {
@@ -5476,9 +7095,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRun"];
+            };
+        };
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingRun"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `fee_schedule_missing` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +7118,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "fee_schedule_missing";
                     };
                 };
             };
@@ -5514,6 +7146,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5537,13 +7181,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5558,6 +7195,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingRun"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5630,25 +7276,36 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     billing_staff_bills: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                community_id: string;
+                period: string;
+                /** @description Only bills of this status; default: all */
+                status?: "unpaid" | "processing" | "paid" | "void";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5656,7 +7313,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -5684,6 +7341,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5707,13 +7376,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5724,8 +7386,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewBill"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bill"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5762,6 +7437,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -5785,13 +7472,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5806,6 +7486,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardPost"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5878,13 +7567,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     platform_create_community: {
@@ -5894,8 +7576,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewCommunity"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Community"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -5955,13 +7650,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -5974,8 +7662,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewBuilding"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Building"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6047,13 +7748,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6066,8 +7760,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewFeeSchedule"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeeSchedule"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6139,13 +7846,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6156,88 +7856,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewEvent"];
             };
         };
-    };
-    notices_list_signups: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                event_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommunityEvent"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6310,12 +7943,104 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
+        };
+    };
+    notices_list_signups: {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["SignupPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
             };
         };
     };
@@ -6378,6 +8103,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
                     };
                 };
             };
@@ -6630,8 +8367,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReading"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeterReading"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6668,6 +8418,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -6691,13 +8453,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6708,8 +8463,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNotice"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notice"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6746,6 +8514,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -6769,13 +8549,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -6790,6 +8563,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6862,13 +8642,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     platform_create_owner: {
@@ -6878,8 +8651,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOwner"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedAccount"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -6916,6 +8702,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -6939,26 +8749,36 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
     repairs_staff_list_repairs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                status?: "submitted" | "assigned" | "accepted" | "in_progress" | "completed" | "cancelled" | "rejected";
+                /** @description One of the caller's communities; required unless the caller has exactly one */
+                community_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6966,7 +8786,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -6994,6 +8814,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -7017,26 +8849,35 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
     repairs_list_assigned: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                /** @description open (default), closed or all */
+                status?: "open" | "closed" | "all";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairSummaryPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7044,7 +8885,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
-                        code?: "validation_error";
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -7095,13 +8936,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -7114,8 +8948,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Assignment"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -7164,6 +9011,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `invalid_transition`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_transition" | "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -7187,13 +9046,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -7206,8 +9058,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rejection"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -7256,6 +9121,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state. Codes: `invalid_transition`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_transition" | "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -7279,13 +9156,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -7298,8 +9168,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusChange"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairDetail"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -7309,6 +9192,119 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `invalid_transition`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "invalid_transition" | "conflict";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    platform_list_units: {
+        parameters: {
+            query: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                /** @description One of the caller's communities */
+                community_id: string;
+                /** @description Only this building's units; default: the whole community */
+                building_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
                     };
                 };
             };
@@ -7372,91 +9368,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    platform_list_units: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "validation_error";
-                    };
-                };
-            };
-            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "unauthenticated";
-                    };
-                };
-            };
-            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "forbidden" | "password_change_required";
-                    };
-                };
-            };
-            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "payload_too_large";
-                    };
-                };
-            };
-            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"] & {
-                        /** @enum {unknown} */
-                        code?: "internal_error";
-                    };
-                };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     platform_create_unit: {
@@ -7466,8 +9377,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUnit"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unit"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -7504,6 +9428,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -7527,13 +9475,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -7544,8 +9485,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewStaffUser"];
+            };
+        };
         responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedAccount"];
+                };
+            };
             /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
             400: {
                 headers: {
@@ -7582,6 +9536,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
             /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
             413: {
                 headers: {
@@ -7605,13 +9583,6 @@ export interface operations {
                         code?: "internal_error";
                     };
                 };
-            };
-            /** @description Success: the shape is given in API.md */
-            "2XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };

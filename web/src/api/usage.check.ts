@@ -49,7 +49,21 @@ export async function showBill(billId: string): Promise<void> {
 }
 
 export async function signIn(body: JsonBody<"auth_login">): Promise<void> {
-  await api.POST("/auth/login", { body });
+  const { data, error } = await api.POST("/auth/login", { body });
+  if (error) {
+    // The codes are those the document lists for login: `account_locked` and `captcha_required` ...
+    const locked: typeof error.code = "account_locked";
+    const captcha: typeof error.code = "captcha_required";
+    // @ts-expect-error ... but never a payment's code
+    const payment: typeof error.code = "bill_in_payment";
+    void [locked, captcha, payment];
+    return;
+  }
+  // Signed in (tokens), or a second factor is required (a challenge): the challenge is the one with an id.
+  if ("challenge_id" in data) {
+    const challenge: string = data.challenge_id;
+    void challenge;
+  }
   // @ts-expect-error a body of the wrong shape (a number account, no password)
   await api.POST("/auth/login", { body: { account: 42 } });
 }

@@ -115,7 +115,7 @@ def test_the_api_holds_its_contract_under_fuzzing(stack, api_schema, fuzz_people
     operation = api_schema.find_operation_by_label(label)
     assert operation is not None, f"{label} is not in the document"
     if mode is GenerationMode.NEGATIVE and not _declares_input(operation):
-        pytest.skip("declares no parameter or body to make invalid (unconverted view, or none taken)")
+        pytest.skip("takes no parameter and no body: there is no invalid input to make")
     roles = _roles(operation)
 
     # The seed is the operation's own: the same inputs on every run and in any process, whichever tests ran

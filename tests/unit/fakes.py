@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.keyring import JwtSigner, Keyring, new_secret_document
 from chalicelib.domain.model import Account, AuditEvent, Building, Community, Session, Unit
 from chalicelib.domain.ports import Page
 from chalicelib.errors import Conflict, NotFound
+
+
+class UtcClock:
+    """A clock the test moves: calling it gives the current UTC time (the services' `clock` argument)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0, **delta: float) -> None:
+        self.now += timedelta(seconds=seconds, **delta)
 
 
 def _page(items: list[Any], limit: int, start: dict[str, Any] | None, key: str) -> Page[Any]:

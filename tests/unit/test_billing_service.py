@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,22 +23,13 @@ from tests.unit.billing_fakes import (
     decode_position,
     encode_position,
 )
-from tests.unit.fakes import FakeCommunities
+from tests.unit.fakes import FakeCommunities, UtcClock
 
 PERIOD = "2026-11"
 # 10:00 on 1 December in Shanghai, the morning the November run is started.
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def owner(user_id: str, *unit_ids: str) -> Principal:
@@ -55,7 +46,7 @@ SCHEDULE = FeeSchedule("c1", (PropertyItem("mgmt", "物业管理费", 150), Prop
 
 class Setup:
     def __init__(self) -> None:
-        self.clock = Clock(START)
+        self.clock = UtcClock(START)
         self.communities = FakeCommunities()
         self.units, self.schedules, self.readings = FakeBillingUnits(), FakeSchedules(), FakeReadings()
         self.bills, self.runs = FakeBills(), FakeRuns()

@@ -12,7 +12,7 @@ from chalicelib.domain.model import Principal
 from chalicelib.domain.notice_sms import MAX_SQS_DELAY, UNITS_PER_PAGE, NoticeSms
 from chalicelib.domain.notices import NewNotice, NoticeService, sms_text
 from chalicelib.names import NOTICE_SMS_JOB
-from tests.unit.fakes import FakeAccounts, FakeAudit, FakeCommunities
+from tests.unit.fakes import FakeAccounts, FakeAudit, FakeCommunities, UtcClock
 from tests.unit.notices_fakes import (
     FakeJobQueue,
     FakeNotices,
@@ -28,17 +28,11 @@ START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 STAFF = Principal("s1", "staff", "s", frozenset({"c1"}), frozenset(), False)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Setup:
     def __init__(self, per_second: int = 10) -> None:
-        self.clock = Clock(START)
+        self.clock = UtcClock(START)
         self.accounts, self.communities = FakeAccounts(), FakeCommunities()
         self.notices, self.jobs, self.queue = FakeNotices(), FakeJobQueue(), FakeSmsQueue()
         self.sent, self.sms = FakeSentLog(), FakeSmsSender()

@@ -11,21 +11,12 @@ from chalicelib.domain.model import Principal
 from chalicelib.domain.notices import MAX_ATTENDEES, EventService, NewEvent, NewNotice, NoticeService
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.names import NOTICE_SMS_JOB
-from tests.unit.fakes import FakeAccounts, FakeAudit, FakeCommunities
+from tests.unit.fakes import FakeAccounts, FakeAudit, FakeCommunities, UtcClock
 from tests.unit.notices_fakes import FakeEvents, FakeJobQueue, FakeNotices, add_community, add_owner
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def owner(user_id: str) -> Principal:
@@ -40,7 +31,7 @@ ALICE, BOB, CAROL, ERIN = owner("alice"), owner("bob"), owner("carol"), owner("e
 
 class Setup:
     def __init__(self) -> None:
-        self.clock = Clock(START)
+        self.clock = UtcClock(START)
         self.accounts, self.communities, self.audit = FakeAccounts(), FakeCommunities(), FakeAudit()
         self.notices, self.events, self.jobs = FakeNotices(), FakeEvents(), FakeJobQueue()
         self.service = NoticeService(self.notices, self.accounts, self.communities, self.jobs, self.audit,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ from chalicelib.domain.payments import (
 from chalicelib.domain.receipts import ReceiptService
 from chalicelib.errors import Conflict, NotFound
 from tests.unit.billing_fakes import FakeBills, FakePayments, FakeProviders, FakeReceipts, FakeReceiptStore
-from tests.unit.fakes import FakeAccounts
+from tests.unit.fakes import FakeAccounts, UtcClock
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 ID_KEY = b"payment-id-key"
@@ -33,15 +33,6 @@ O1 = Principal("o1", "owner", "s", frozenset(), frozenset({"unit1", "unit9"}), F
 O2 = Principal("o2", "owner", "s", frozenset(), frozenset({"unit2"}), False)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def bill(bill_id: str, unit_id: str, cents: int, community_id: str = "c1") -> Bill:
@@ -51,7 +42,7 @@ def bill(bill_id: str, unit_id: str, cents: int, community_id: str = "c1") -> Bi
 
 class Setup:
     def __init__(self) -> None:
-        self.clock = Clock()
+        self.clock = UtcClock(NOW)
         self.bills = FakeBills()
         self.payments = FakePayments(self.bills)
         self.paid: list[str] = []

@@ -12,7 +12,7 @@ from chalicelib.domain.household import HouseholdService, Member, NewMember, Sta
 from chalicelib.domain.model import Community, Principal, Unit
 from chalicelib.domain.ports import Page
 from chalicelib.errors import NotFound, ValidationFailed
-from tests.unit.fakes import FakeAudit, FakeCommunities
+from tests.unit.fakes import FakeAudit, FakeCommunities, UtcClock
 
 
 class FakeHousehold:
@@ -58,12 +58,6 @@ class Publisher:
         self.events.append(event)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def env():
     communities.create_community(Community("c1", "小区", "地址", "Asia/Shanghai", "2026-01-01T00:00:00Z"))
     communities.create_unit(Unit("un1", "c1", "b1", "101", 1, 0, "", "2026-01-01T00:00:00Z"))
     members, publisher, audit = FakeHousehold(), Publisher(), FakeAudit()
-    clock = Clock(datetime(2026, 3, 1, 2, 0, tzinfo=UTC))  # 10:00 in Shanghai
+    clock = UtcClock(datetime(2026, 3, 1, 2, 0, tzinfo=UTC))  # 10:00 in Shanghai
     service = HouseholdService(members, communities, publisher, audit, clock)
     owner = Principal("u1", "owner", "s1", frozenset({"c1"}), frozenset({"un1"}), False)
     return service, members, publisher, audit, clock, owner

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -10,18 +10,11 @@ import pytest
 from chalicelib.domain.model import Account
 from chalicelib.domain.sessions import SessionService
 from chalicelib.errors import Unauthenticated
-from tests.unit.fakes import FakeSessions, signer
+from tests.unit.fakes import FakeSessions, UtcClock, signer
 
 KEYS = json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(b"k" * 32).decode()}})
 
 
-class Clock:
-    def __init__(self) -> None:
-        # token expiry is checked against the real clock by PyJWT, so start from now
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def account(**overrides) -> Account:
@@ -33,7 +26,7 @@ def account(**overrides) -> Account:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return UtcClock()
 
 
 @pytest.fixture

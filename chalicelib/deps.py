@@ -163,7 +163,7 @@ def session_service() -> SessionService:
     from chalicelib.adapters.keyring import JwtSigner
     from chalicelib.domain.sessions import SessionService
 
-    return SessionService(DynamoSessions(), JwtSigner(keyring()), clock=_utc_now)
+    return SessionService(DynamoSessions(), JwtSigner(keyring(), clock=_epoch_now), clock=_utc_now)
 
 
 @provider

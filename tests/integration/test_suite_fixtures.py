@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,24 +15,16 @@ from tests.integration.helpers import ADMIN_PASSWORD, FreshTokens, make_world
 
 @pytest.fixture
 def travel(monkeypatch):
-    """Move every clock that ages an access token forward: the app's (token signing, sessions), PyJWT's expiry
-    check and the suite's own — as if the run had been that much slower."""
-    import jwt.api_jwt
-
+    """Move every clock that ages an access token forward: the app's (token signing and checking, sessions) and
+    the suite's own — as if the run had been that much slower."""
     ahead = [timedelta()]
 
     def forward(minutes: int) -> None:
         shift = ahead[0] = timedelta(minutes=minutes)
-
-        class Later(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return datetime.now(tz) + shift
-
-        monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
         monkeypatch.setattr(helpers, "_monotonic", lambda: time.monotonic() + shift.total_seconds())
 
-    with deps.override(utc_clock=lambda: lambda: utcnow() + ahead[0]):
+    with deps.override(utc_clock=lambda: lambda: utcnow() + ahead[0],
+                       epoch_clock=lambda: lambda: time.time() + ahead[0].total_seconds()):
         yield forward
 
 

@@ -118,6 +118,11 @@ def _utc_now() -> datetime:
     return utc_clock()()
 
 
+def _utc_epoch() -> float:
+    """The sessions' clock in epoch seconds: tokens are checked against the clock that dated them."""
+    return utc_clock()().timestamp()
+
+
 @provider
 def aws_client(service: str) -> Any:
     import boto3
@@ -163,7 +168,7 @@ def session_service() -> SessionService:
     from chalicelib.adapters.keyring import JwtSigner
     from chalicelib.domain.sessions import SessionService
 
-    return SessionService(DynamoSessions(), JwtSigner(keyring(), clock=_epoch_now), clock=_utc_now)
+    return SessionService(DynamoSessions(), JwtSigner(keyring(), clock=_utc_epoch), clock=_utc_now)
 
 
 @provider

@@ -23,8 +23,7 @@ def travel(monkeypatch):
         shift = ahead[0] = timedelta(minutes=minutes)
         monkeypatch.setattr(helpers, "_monotonic", lambda: time.monotonic() + shift.total_seconds())
 
-    with deps.override(utc_clock=lambda: lambda: utcnow() + ahead[0],
-                       epoch_clock=lambda: lambda: time.time() + ahead[0].total_seconds()):
+    with deps.override(utc_clock=lambda: lambda: utcnow() + ahead[0]):
         yield forward
 
 

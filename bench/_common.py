@@ -9,9 +9,24 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+T = TypeVar("T")
+
+
+def full_mode() -> bool:
+    """Whether this run is the full one (`BENCH_MODE=full`): the sizes and repeats the documented figures
+    come from. The default, quick mode, runs the same measurements at sizes that finish in minutes."""
+    import os
+
+    return os.environ.get("BENCH_MODE", "quick").strip().lower() == "full"
+
+
+def sized(quick: T, full: T) -> T:
+    """`full` in the full run, `quick` otherwise."""
+    return full if full_mode() else quick
 
 
 # --- the harness -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice import api
 from chalice.cdk import Chalice
+from lambda_bytecode import add_bytecode, check_runtime
 
 APP_FILES = ("app.py", "chalicelib", ".chalice/config.json", ".chalice/policy-dev.json", ".chalice/policy-prod.json")
 
@@ -19,18 +20,34 @@ class ChaliceApp(Chalice):
 
     `with_dependencies=False` packages the app's own code only (no `pip download` of requirements.txt): the
     template is the same, the zip is not deployable. Tests and CI use it to synthesize in seconds, offline.
+    Either way the deployment zip then gets precompiled bytecode for the functions' runtime (see
+    `lambda_bytecode`).
     """
 
     def __init__(self, scope: Any, construct_id: str, *, source_dir: str, stage_config: dict[str, Any],
                  with_dependencies: bool) -> None:
         self._with_dependencies = with_dependencies
         self.sam: dict[str, Any] = {}
+        self.compiled_modules = 0
         super().__init__(scope, construct_id, source_dir=source_dir, stage_config=stage_config)
 
     def _package_app(self) -> None:
         if self._with_dependencies:
             super()._package_app()
-            return
+        else:
+            self._package_app_only()
+        self._add_bytecode()
+
+    def _add_bytecode(self) -> None:
+        package = Path(self._sam_package_dir)
+        sam = json.loads((package / "sam.json").read_text())
+        runtimes = {r["Properties"]["Runtime"] for r in sam["Resources"].values()
+                    if r["Type"] == "AWS::Serverless::Function" and "Runtime" in r.get("Properties", {})}
+        for runtime in runtimes:
+            check_runtime(runtime)
+        self.compiled_modules = add_bytecode(package / "deployment.zip")
+
+    def _package_app_only(self) -> None:
         with tempfile.TemporaryDirectory(prefix="chalice-app-only-") as project:
             for name in APP_FILES:
                 source, target = Path(self.source_dir) / name, Path(project) / name

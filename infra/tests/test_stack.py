@@ -286,3 +286,39 @@ def test_alarms_go_to_the_ops_topic(template):
 def test_template_has_no_unresolved_placeholders(template):
     assert Match is not None
     assert "${Token[" not in json.dumps(template.to_json())
+
+
+# --- package -----------------------------------------------------------------------------------------------
+
+
+def test_the_package_ships_bytecode_the_runtime_loads(synthesized, tmp_path):
+    """Every module of the app is in the zip compiled for the functions' runtime, and the interpreter runs
+    that bytecode: with every source in the unpacked zip replaced by one that raises, `import app` works."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    from lambda_bytecode import runtime_of
+
+    stack, _ = synthesized
+    runtimes = {f["Properties"]["Runtime"] for f in stack.functions.values()}
+    assert runtimes == {runtime_of()}
+    with zipfile.ZipFile(Path(stack.app._sam_package_dir) / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path)
+    tag = sys.implementation.cache_tag
+    sources = sorted(name for name in names if name.endswith(".py"))
+    assert "app.py" in sources and "chalicelib/deps.py" in sources
+    missing = [name for name in sources
+               if f"{name.rpartition('/')[0] + '/' if '/' in name else ''}__pycache__/"
+                  f"{name.rpartition('/')[2][:-3]}.{tag}.pyc" not in names]
+    assert missing == []
+    for name in sources:
+        (tmp_path / name).write_text("raise RuntimeError('the source was read, not the bytecode')\n")
+    done = subprocess.run([sys.executable, "-B", "-c", "import app; from chalicelib import deps, routes; print('ok')"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ok"]

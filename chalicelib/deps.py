@@ -13,6 +13,7 @@ place of any provider for a while (a service, or the clocks every service reads)
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,13 +124,43 @@ def _utc_epoch() -> float:
     return utc_clock()().timestamp()
 
 
+# DynamoDB's bounds, the ones every PynamoDB model declares (adapters/dynamo/base.py `table_meta`): Lambda
+# reuses connections, and a slow table must fail fast.
+DYNAMODB_CONNECT_TIMEOUT_SECONDS = 2
+DYNAMODB_READ_TIMEOUT_SECONDS = 5
+DYNAMODB_MAX_RETRY_ATTEMPTS = 3
+# botocore sessions are not safe to build clients from in several threads at once.
+_CLIENT_BUILD = threading.Lock()
+
+
+@provider
+def botocore_session() -> Any:
+    """The container's one botocore session. A session holds the loaded service models and endpoint rules:
+    one per client (what `boto3.session.Session()` per service and PynamoDB per model class each build)
+    loads them again, in CPU at cold start and in memory for the container's life."""
+    import botocore.session
+
+    return botocore.session.Session()
+
+
 @provider
 def aws_client(service: str) -> Any:
-    import boto3
+    """The container's one botocore client for `service`, shared by every adapter (PynamoDB's models and
+    transactions included: see `adapters.dynamo.base.SharedClientConnection`).
+
+    Plain botocore: every call the adapters make is a client method botocore defines (presigned URLs and
+    posts included), so boto3 and its import cost stay off the request path."""
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10)
-    return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
+    if service == "dynamodb":
+        # PynamoDB's own client settings: it builds the requests, botocore's validation of them is skipped.
+        config = Config(parameter_validation=False, connect_timeout=DYNAMODB_CONNECT_TIMEOUT_SECONDS,
+                        read_timeout=DYNAMODB_READ_TIMEOUT_SECONDS,
+                        retries={"total_max_attempts": 1 + DYNAMODB_MAX_RETRY_ATTEMPTS, "mode": "standard"})
+    else:
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10)
+    with _CLIENT_BUILD:
+        return botocore_session().create_client(service, region_name=get_settings().region, config=config)
 
 
 @provider
@@ -490,7 +521,9 @@ def notice_sms() -> NoticeSms:
 
 
 def reset() -> None:
-    """Forget every client and service (tests, or after settings change)."""
+    """Forget every client and service (tests, or after settings change): the botocore session and clients
+    too, so the next ones are built under the current emulator (PynamoDB's models ask for the client on every
+    call and follow)."""
     for cached in _PROVIDERS:
         cached.cache_clear()
     get_settings.cache_clear()

@@ -272,17 +272,21 @@ def take_jobs(match: str, queue: str = "jobs") -> list[dict[str, Any]]:
 
 
 @contextmanager
-def answers_lost(client: Any, operation: str) -> Iterator[dict[str, int]]:
-    """Every `operation` call on the botocore `client` reaches the emulator and is applied, but its answer is
-    lost on the way back: botocore retries it, exactly as after a read timeout or a reset connection.
+def answers_lost(client: Any, operation: str, table: str | None = None) -> Iterator[dict[str, int]]:
+    """Every `operation` call on the botocore `client` (on `table` only, if given: every table shares one
+    client) reaches the emulator and is applied, but its answer is lost on the way back: botocore retries it,
+    exactly as after a read timeout or a reset connection.
 
     Botocore asks its `needs-retry` handlers after each attempt; this one, asked first, says "retry now" after
     a successful first attempt. Yields a counter of the answers lost.
     """
     lost = {"answers": 0}
 
-    def lose_first_answer(attempts: int, response: Any, **_: Any) -> int | None:
-        if attempts == 1 and response is not None and response[0].status_code == 200:
+    def on_table(request_dict: Any) -> bool:
+        return table is None or json.loads(request_dict["body"] or b"{}").get("TableName") == table
+
+    def lose_first_answer(attempts: int, response: Any, request_dict: Any = None, **_: Any) -> int | None:
+        if attempts == 1 and response is not None and response[0].status_code == 200 and on_table(request_dict):
             lost["answers"] += 1
             return 0
         return None
@@ -296,8 +300,13 @@ def answers_lost(client: Any, operation: str) -> Iterator[dict[str, int]]:
 
 
 def model_client(model: Any) -> Any:
-    """The botocore client a PynamoDB model's single-item calls go through."""
+    """The botocore client a PynamoDB model's single-item calls go through (the one every table shares)."""
     return model._get_connection().connection.client
+
+
+def model_answers_lost(model: Any, operation: str) -> Any:
+    """`answers_lost` for the `operation` calls of one PynamoDB model's table."""
+    return answers_lost(model_client(model), operation, table=model.Meta.table_name)
 
 
 RACE_HANG_GUARD_SECONDS = 600  # only a broken test waits this long at a barrier; load never does

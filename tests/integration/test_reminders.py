@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib.events import schedules
-from tests.integration.helpers import answers_lost, model_client, sms_inbox
+from tests.integration.helpers import model_answers_lost, sms_inbox
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_reminder_whose_claim_answers_were_lost_is_texted_once(api, world, dra
     owner = world.owner([world.unit_ids[2]])
     _bill(api, world, world.unit_ids[2], business_today(utcnow()) - timedelta(days=1), 8_000)
     # every answer to the reminder log's conditional updates (the day's claim, then the sender's) is lost
-    with answers_lost(model_client(ReminderLogModel), "UpdateItem") as lost:
+    with model_answers_lost(ReminderLogModel, "UpdateItem") as lost:
         schedules.run("fee-reminders")
         drain()
     assert len([t for t in sms_inbox(owner.phone) if "待缴" in t]) == 1

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.helpers import answers_lost, model_client
+from tests.integration.helpers import answers_lost, model_answers_lost
 
 
 def test_a_captcha_whose_answer_was_lost_is_still_served_and_stored_once(api):
     from chalicelib.adapters.dynamo.auth import CaptchaModel
 
     before = CaptchaModel.count()
-    with answers_lost(model_client(CaptchaModel), "PutItem") as lost:
+    with model_answers_lost(CaptchaModel, "PutItem") as lost:
         reply = api.get("/auth/captcha")
     assert lost["answers"] == 1
     assert reply.status == 200, reply.body
     assert CaptchaModel.count() == before + 1
     # and the captcha still works once
-    with answers_lost(model_client(CaptchaModel), "UpdateItem") as lost:
+    with model_answers_lost(CaptchaModel, "UpdateItem") as lost:
         from chalicelib.adapters.dynamo.auth import DynamoCaptchas
 
         captchas = DynamoCaptchas()
@@ -33,13 +33,13 @@ def test_a_community_and_a_repair_whose_answers_were_lost_are_created_once(api, 
 
     owner = world.owner()
     before = CommunityModel.count()
-    with answers_lost(model_client(CommunityModel), "PutItem") as lost:
+    with model_answers_lost(CommunityModel, "PutItem") as lost:
         created = api.post("/staff/communities", {"name": "重试小区", "address": "上海市重试路2号"},
                            token=world.admin)
     assert lost["answers"] == 1
     assert created.status == 201, created.body
     assert CommunityModel.count() == before + 1
-    with answers_lost(model_client(RepairModel), "PutItem") as lost:
+    with model_answers_lost(RepairModel, "PutItem") as lost:
         repair = api.post("/repairs", {"unit_id": world.unit_ids[0], "kind": "repair", "category": "plumbing",
                                        "location": "厨房", "description": "水龙头漏水"}, token=owner.token)
     assert lost["answers"] == 1
@@ -54,7 +54,7 @@ def test_a_lost_answer_does_not_hide_a_real_conflict(api):
     # two senders claim the same owner's text of one notice, each losing its answer: the first claim is
     # still the first sender's, the second sender still loses (one text)
     log = DynamoSentLog()
-    with answers_lost(model_client(NoticeSmsSentModel), "PutItem") as lost:
+    with model_answers_lost(NoticeSmsSentModel, "PutItem") as lost:
         first = log.claim("n_retry_conflict", "u_retry_conflict", "2026-11-01T00:00:00Z")
         second = log.claim("n_retry_conflict", "u_retry_conflict", "2026-11-01T00:00:00Z")
     assert (first, second) == (True, False)

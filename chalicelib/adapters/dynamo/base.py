@@ -9,11 +9,13 @@ from typing import Any
 
 from pynamodb import models
 from pynamodb.attributes import Attribute, UnicodeAttribute
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import NUMBER
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from chalicelib import deps
 from chalicelib.observability import logger
 from chalicelib.settings import resource_name
 
@@ -25,10 +27,11 @@ def table_meta(logical: str) -> type:
         table_name = resource_name(logical)
         region = os.environ["AWS_DEFAULT_REGION"]
         billing_mode = "PAY_PER_REQUEST"
-        # Lambda reuses connections; keep retries bounded so a slow table fails fast.
-        max_retry_attempts = 3
-        connect_timeout_seconds = 2
-        read_timeout_seconds = 5
+        # Lambda reuses connections; keep retries bounded so a slow table fails fast. The shared client
+        # (`SharedClientConnection`) is built with these same bounds.
+        max_retry_attempts = deps.DYNAMODB_MAX_RETRY_ATTEMPTS
+        connect_timeout_seconds = deps.DYNAMODB_CONNECT_TIMEOUT_SECONDS
+        read_timeout_seconds = deps.DYNAMODB_READ_TIMEOUT_SECONDS
 
     Meta.logical_name = logical  # type: ignore[attr-defined]
     return Meta
@@ -46,11 +49,38 @@ class IntAttribute(Attribute[int]):
         return int(value)
 
 
+class SharedClientConnection(Connection):
+    """A PynamoDB connection that sends through the container's one DynamoDB client (`deps.aws_client`).
+
+    PynamoDB's own connection builds a botocore session and client per model class: each loads DynamoDB's
+    service model and endpoint rules again (tens of milliseconds and megabytes per table). This one asks deps
+    on every call, so `deps.reset()` (tests, a new emulator) reaches every model at once."""
+
+    @property
+    def session(self) -> Any:
+        return deps.botocore_session()
+
+    @property
+    def client(self) -> Any:
+        return deps.aws_client("dynamodb")
+
+
 class Model(models.Model):
     """The base of every table's model. `write_token` names the conditional write that last stored the item
     (see `save_once`); it is only ever compared, never shown."""
 
     write_token = UnicodeAttribute(null=True)
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # PynamoDB builds (and caches on the class) the table connection with the table's schema; only its
+        # botocore side is swapped, through the public `connection` attribute and meta-table methods.
+        table = super()._get_connection()
+        if not isinstance(table.connection, SharedClientConnection):
+            shared = SharedClientConnection(region=cls.Meta.region)
+            shared.add_meta_table(table.get_meta_table())
+            table.connection = shared
+        return table
 
 
 def save_once(model: Model, condition: Condition) -> None:
@@ -105,4 +135,5 @@ def is_conditional_failure(error: Exception) -> bool:
     return False
 
 
-__all__ = ["IntAttribute", "Model", "is_conditional_failure", "save_once", "table_meta", "update_once"]
+__all__ = ["IntAttribute", "Model", "SharedClientConnection", "is_conditional_failure", "save_once", "table_meta",
+           "update_once"]

@@ -10,7 +10,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.base import is_conditional_failure, save_once
+from chalicelib.adapters.dynamo.base import SharedClientConnection, is_conditional_failure, save_once
 from chalicelib.adapters.dynamo.models import (
     AccountModel,
     AuditEventModel,
@@ -30,10 +30,11 @@ _connection: Connection | None = None
 
 
 def connection() -> Connection:
-    """The PynamoDB connection used for transactions (built lazily, reused across invocations)."""
+    """The PynamoDB connection used for transactions: the container's one DynamoDB client, like every model's
+    (built lazily, reused across invocations)."""
     global _connection
     if _connection is None:
-        _connection = Connection(region=AccountModel.Meta.region)
+        _connection = SharedClientConnection(region=AccountModel.Meta.region)
     return _connection
 
 

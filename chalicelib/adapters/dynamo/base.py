@@ -77,10 +77,22 @@ class Model(models.Model):
         # botocore side is swapped, through the public `connection` attribute and meta-table methods.
         table = super()._get_connection()
         if not isinstance(table.connection, SharedClientConnection):
+            _check_shareable(cls)
             shared = SharedClientConnection(region=cls.Meta.region)
             shared.add_meta_table(table.get_meta_table())
             table.connection = shared
         return table
+
+
+# Per-model client settings the shared client cannot honour (it is one client for every table).
+_PER_MODEL_CLIENT_SETTINGS = ("host", "extra_headers", "aws_access_key_id", "aws_secret_access_key",
+                              "aws_session_token")
+
+
+def _check_shareable(model: type[Model]) -> None:
+    declared = [name for name in _PER_MODEL_CLIENT_SETTINGS if getattr(model.Meta, name, None)]
+    if declared:
+        raise TypeError(f"{model.__name__}.Meta sets {declared}: every model shares one DynamoDB client")
 
 
 def save_once(model: Model, condition: Condition) -> None:

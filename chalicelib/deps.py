@@ -129,8 +129,12 @@ def _utc_epoch() -> float:
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = 2
 DYNAMODB_READ_TIMEOUT_SECONDS = 5
 DYNAMODB_MAX_RETRY_ATTEMPTS = 3
-# botocore sessions are not safe to build clients from in several threads at once.
+# botocore sessions are not safe to build clients from in several threads at once (two threads racing on the
+# very first use may still each build one; both work, one is dropped).
 _CLIENT_BUILD = threading.Lock()
+# Built on first use, not at `import app`: Lambda bills the init phase like the invocation, so building at
+# import would save no billed time, while it would tax every import of the app (tests, tools, the cold-start
+# bench) and build clients outside the tests' emulator.
 
 
 @provider

@@ -266,6 +266,10 @@ class BillingService:
         group = {"unpaid": "open", "paid": "paid"}.get(status)
         return self._bills.list_for_owner(caller.user_id, group, limit, start)
 
+    def owner_today(self) -> date:
+        """Today where owners' bills fall due (overdue means due before this day)."""
+        return self._today(None)
+
     def summary(self, caller: Principal, community: Community | None = None) -> Summary:
         """Open bills (unpaid or processing), their total and how many are overdue: one read."""
         return summarize(self._bills.open_for_owner(caller.user_id), self._today(community))

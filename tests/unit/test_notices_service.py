@@ -19,21 +19,22 @@ START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 
-def owner(user_id: str) -> Principal:
-    return Principal(user_id, "owner", "s", frozenset(), frozenset(), False)
+def owner(user_id: str, *community_ids: str) -> Principal:
+    """An owner's principal: their session lists the communities of their units, as sign-in records them."""
+    return Principal(user_id, "owner", "s", frozenset(community_ids), frozenset(), False)
 
 
 STAFF = Principal("s1", "staff", "s", frozenset({"c1"}), frozenset(), False)
 FOREIGN_STAFF = Principal("s2", "staff", "s", frozenset({"c2"}), frozenset(), False)
 # c1 has buildings b1 and b2, c2 has b9.
-ALICE, BOB, CAROL, ERIN = owner("alice"), owner("bob"), owner("carol"), owner("erin")
+ALICE, BOB, CAROL, ERIN = owner("alice", "c1"), owner("bob", "c1"), owner("carol", "c2"), owner("erin", "c1")
 
 
 class Setup:
     def __init__(self) -> None:
         self.clock = UtcClock(START)
         self.accounts, self.communities, self.audit = FakeAccounts(), FakeCommunities(), FakeAudit()
-        self.notices, self.events, self.jobs = FakeNotices(), FakeEvents(), FakeJobQueue()
+        self.notices, self.events, self.jobs = FakeNotices(self.accounts), FakeEvents(), FakeJobQueue()
         self.service = NoticeService(self.notices, self.accounts, self.communities, self.jobs, self.audit,
                                      clock=self.clock)
         self.event_service = EventService(self.events, self.accounts, self.communities, self.audit,
@@ -119,7 +120,7 @@ def test_an_owner_of_two_communities_reads_both(s):
     s.publish("一号小区通知")
     s.clock.advance(seconds=1)
     s.publish("二号小区通知", caller=FOREIGN_STAFF, community_id="c2")
-    assert s.titles(owner("gary")) == ["二号小区通知", "一号小区通知"]
+    assert s.titles(owner("gary", "c1", "c2")) == ["二号小区通知", "一号小区通知"]
     assert s.titles(BOB) == ["一号小区通知"]
 
 

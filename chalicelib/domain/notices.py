@@ -219,9 +219,10 @@ class NoticeStore(Protocol):
         """Mark withdrawn and remove its feed entries; False if it was already withdrawn."""
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
-        """Up to `limit` live entries of a partition, newest first, with sort key < `before` and published by
-        `now`; and whether more may follow."""
+             limit: int) -> tuple[list[FeedEntry], str | None]:
+        """The live entries (of `category`, if given) among the partition's `limit` newest with sort key <
+        `before` and published by `now`, newest first; and the sort key of the last entry examined when more
+        may follow (where the next read resumes), else None. One read."""
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]: ...
 
@@ -397,11 +398,11 @@ class NoticeService(_Readers):
         merged: dict[str, FeedEntry] = {}
         frontier: str | None = None
         for partition in feed_partitions(community_ids):
-            items, more = self._store.feed(partition, before, now, category, window)
+            items, resume = self._store.feed(partition, before, now, category, window)
             for item in items:
                 merged.setdefault(item.sort_key, item)
-            if more and items:
-                frontier = max(frontier or "", items[-1].sort_key)
+            if resume is not None:
+                frontier = max(frontier or "", resume)
         ordered = sorted(merged.values(), key=lambda e: e.sort_key, reverse=True)
         return [e for e in ordered if frontier is None or e.sort_key >= frontier], frontier
 

@@ -53,15 +53,16 @@ class FakeNotices:
         return True
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
-        # As the adapter: a cursor bounds the page, otherwise only entries due by now; then the filter.
+             limit: int) -> tuple[list[FeedEntry], str | None]:
+        # As the adapter: a cursor bounds the page, otherwise only entries due by now; `limit` entries are
+        # examined, then expired ones and other categories are left out.
         def in_range(key: str) -> bool:
             return key < before if before else key <= f"{now}#~"
 
         entries = sorted(self.partitions.get(partition, {}).values(), key=lambda e: e.sort_key, reverse=True)
-        kept = [e for e in entries if in_range(e.sort_key) and (e.expires_at is None or e.expires_at > now)
-                and category in (None, e.category)][:limit]
-        return kept, len(kept) >= limit
+        examined = [e for e in entries if in_range(e.sort_key)][:limit]
+        kept = [e for e in examined if (e.expires_at is None or e.expires_at > now) and category in (None, e.category)]
+        return kept, (examined[-1].sort_key if len(examined) >= limit else None)
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]:
         return {n for n in notice_ids if (user_id, n) in self.reads}

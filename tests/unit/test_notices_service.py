@@ -219,6 +219,25 @@ def test_the_feed_is_newest_first_filtered_by_category_and_pages_without_gaps_or
     assert s.titles(BOB) == ["通知6", "通知3", "通知0"]
 
 
+def test_a_feed_window_full_of_notices_for_others_still_leads_to_the_owners_older_ones(s):
+    """The feed reads a window of the community's newest entries: when none of it is for the owner (or of the
+    category asked), the page is short but its cursor goes on past the window, never ending the feed early."""
+    mine = s.publish("一号楼通知", building_ids=("b1",))
+    for i in range(45):  # newer, all for building 2 (bob's)
+        s.clock.advance(seconds=1)
+        s.publish(f"二号楼通知{i}", building_ids=("b2",), category="news")
+    for category in (None, "outage"):
+        seen, before, pages = [], None, 0
+        while True:
+            items, before = s.service.feed(ALICE, category, 20, before)
+            seen += [entry.notice_id for entry, _ in items]
+            pages += 1
+            if before is None:
+                break
+        assert seen == [mine] and pages >= 2
+    assert len([e for e, _ in s.service.feed(BOB, None, 100, None)[0]]) == 45
+
+
 # -- read marks -----------------------------------------------------------------------------------
 
 

@@ -3,12 +3,14 @@ by key — the account, read marks, sign-ups, the bill summary — in a single r
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalicelib.adapters.dynamo.base import Model
 from chalicelib.adapters.dynamo.repositories import connection
 
 BATCH_KEYS = 100  # DynamoDB's limit per BatchGetItem
+UNPROCESSED_ROUNDS = 5  # throttled keys are asked for again this many times, with a growing pause
 
 
 def _key(model: type[Model], key: tuple[Any, ...]) -> dict[str, Any]:
@@ -29,9 +31,15 @@ def get_across(wanted: list[tuple[type[Model], list[tuple[Any, ...]]]]) -> dict[
         pending: dict[str, Any] = {}
         for model, key in requests[start:start + BATCH_KEYS]:
             pending.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-        while pending:
+        for attempt in range(UNPROCESSED_ROUNDS + 1):
+            if attempt:
+                time.sleep(0.05 * 2 ** attempt)
             answer = client.batch_get_item(RequestItems=pending)
             for table, items in answer.get("Responses", {}).items():
                 found[by_table[table]] += [by_table[table].from_raw_data(item) for item in items]
             pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        else:
+            raise RuntimeError("DynamoDB left keys unprocessed after retries")
     return found

@@ -178,19 +178,18 @@ class DynamoNotices:
         return True
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
+             limit: int) -> tuple[list[FeedEntry], str | None]:
         # Sort keys start with publish_at: "<= now#~" leaves out scheduled notices until they are due.
         bound = NoticeFeedModel.sort_key < before if before else NoticeFeedModel.sort_key <= f"{now}#~"
-        live = NoticeFeedModel.expires_at.does_not_exist() | (NoticeFeedModel.expires_at > now)
-        if category:
-            live = live & (NoticeFeedModel.category == category)
+        # No filter expression: with one, PynamoDB would query page after page until `limit` items pass it.
+        # Expiry and category are checked here, on exactly one page of `limit` entries (one call).
+        examined = list(NoticeFeedModel.query(partition, range_key_condition=bound, scan_index_forward=False,
+                                              limit=limit))
         items = [FeedEntry(m.notice_id, m.community_id, m.title, m.summary, m.category, m.urgency, m.publish_at,
-                           m.expires_at, m.sort_key,
-                           Audience(frozenset(m.building_ids or ()), frozenset(m.tags or ())))
-                 for m in NoticeFeedModel.query(partition, range_key_condition=bound, filter_condition=live,
-                                                scan_index_forward=False, limit=limit)]
-        # The emulator never expires anything and a filter is only as good as its clock: re-check here.
-        return [e for e in items if e.expires_at is None or e.expires_at > now], len(items) >= limit
+                           m.expires_at, m.sort_key, Audience(frozenset(m.building_ids or ()), frozenset(m.tags or ())))
+                 for m in examined
+                 if (m.expires_at is None or m.expires_at > now) and category in (None, m.category)]
+        return items, (examined[-1].sort_key if len(examined) >= limit else None)
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]:
         keys = [(user_id, n) for n in dict.fromkeys(notice_ids)]

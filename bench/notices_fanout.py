@@ -85,10 +85,11 @@ def _staff(cid: str) -> Any:
     return Principal("u_bench_staff", "staff", "s", frozenset({cid}), frozenset(), False)
 
 
-def _owner_principal(user_id: str) -> Any:
+def _owner_principal(user_id: str, community_id: str) -> Any:
     from chalicelib.domain.model import Principal
 
-    return Principal(user_id, "owner", "s", frozenset(), frozenset(), False)
+    # as the session has it: an owner's communities are those of their units
+    return Principal(user_id, "owner", "s", frozenset({community_id}), frozenset(), False)
 
 
 def _drain(queue_name: str) -> list[str]:
@@ -133,7 +134,7 @@ def _measure() -> str:
         notices.publish(staff, NewNotice(cid, f"通知{i}", "内容" * 50, "general", "normal", **target))
     with counting() as publish_calls:
         notices.publish(staff, NewNotice(cid, "one more", "x", "news", "normal"))
-    owner = _owner_principal(reader_id)
+    owner = _owner_principal(reader_id, cid)
     partitions = len(Reader.of(deps.accounts().get(reader_id)).feed_partitions())
     with counting() as feed_calls:
         _, cursor = notices.feed(owner, None, 20, None)

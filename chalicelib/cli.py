@@ -157,6 +157,17 @@ def cmd_rotate_keys(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill_owner_reads(_args: argparse.Namespace) -> int:
+    from chalicelib.ops.backfill import backfill_owner_reads
+
+    console = _console()
+    with console.status("Backfilling owners' bill copies and the notice feed…"):
+        done = backfill_owner_reads(lambda n, what: console.log(f"{n} {what}"))
+    console.print_json(json.dumps({"units": done.units, "bills_attached": done.bills_attached,
+                                   "notice_entries": done.notice_entries}))
+    return 0
+
+
 def _progress_callback() -> Any:
     """A callback `progress(done, total, label)` drawing a rich progress bar."""
     from rich.progress import Progress
@@ -208,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     run.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     run.set_defaults(handler=cmd_run_job)
+
+    backfill = commands.add_parser("backfill-owner-reads",
+                                   help="give existing bills their owners' copies and targeted notices their "
+                                        "community feed entry (idempotent; run once after deploying them)")
+    backfill.set_defaults(handler=cmd_backfill_owner_reads)
 
     rotate = commands.add_parser("rotate-keys", help="rotate the token signing keys now (receipt codes are kept)")
     rotate.set_defaults(handler=cmd_rotate_keys)

@@ -257,7 +257,7 @@ def staff_bills(query: StaffBillsQuery) -> dict:
 @endpoint(query=OwnerBillsQuery, response=page_of(Bill))
 def owner_bills(query: OwnerBillsQuery) -> dict:
     """The bills of the owner's units, newest period first."""
-    list_id = f"bills:{query.status}"
+    list_id = f"owner-bills:{query.status}"  # not "bills:": cursors of the per-unit merge are refused
     bills, position = deps.billing().owner_bills(principal(), query.status, query.limit, start_of(query, list_id))
     return page_answer([bill_json(b) for b in bills], list_id, position)
 

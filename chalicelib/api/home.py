@@ -1,20 +1,21 @@
 """`GET /home` (API.md §10): the owner's first screen in one round trip.
 
-The four parts are independent reads of four areas, so they run in parallel: the answer takes about as long
-as the slowest part, not the sum of them.
+The reads run one after the other, in a fixed number of DynamoDB calls whatever the owner has (see
+`domain.home`): no thread pool per request.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from chalicelib import deps
 from chalicelib.api.contract import endpoint
 from chalicelib.api.notices import NoticeSummary, OwnerEvent, event_json, feed_entry_json
 from chalicelib.api.repairs import RepairSummary, repair_json
 from chalicelib.api.routing import principal
+from chalicelib.domain.home import HOME_ITEMS, HomeService, OwnerLookups
 
-HOME_ITEMS = 3
+_lookups: OwnerLookups | None = None
 
 
 class HomeUnpaid(TypedDict):
@@ -32,27 +33,30 @@ class Home(TypedDict):
     events: list[OwnerEvent]
 
 
+def _owner_lookups() -> OwnerLookups:
+    # Built here once per container (deps.py is the place for it once merged).
+    global _lookups
+    if _lookups is None:
+        from chalicelib.adapters.dynamo.owner_lookups import DynamoOwnerLookups
+
+        _lookups = DynamoOwnerLookups()
+    return _lookups
+
+
+def home_service() -> HomeService:
+    billing = deps.billing()
+    return HomeService(deps.notice_service(), deps.event_service(), deps.repair_service(), _owner_lookups(),
+                       billing.owner_today)
+
+
 @endpoint(response=Home)
 def home() -> Home:
     """The owner's first screen: open bills, unread notices, open repairs and upcoming events."""
-    import contextvars
-    from concurrent.futures import ThreadPoolExecutor
-
-    caller = principal()
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="home") as pool:
-        def part(fn: Any, *args: Any) -> Any:
-            # each part runs in a copy of the request's context (correlation id, request info)
-            return pool.submit(contextvars.copy_context().run, fn, *args)
-
-        unpaid = part(deps.billing().summary, caller)
-        notices = part(deps.notice_service().unread, caller.user_id, HOME_ITEMS)
-        repairs = part(deps.repair_service().list_own, caller, "open", HOME_ITEMS, None)
-        events = part(deps.event_service().upcoming_for, caller.user_id, HOME_ITEMS)
-        summary = unpaid.result()
-        return Home(
-            unpaid=HomeUnpaid(count=summary.unpaid_count, total_cents=summary.unpaid_total_cents,
-                              overdue_count=summary.overdue_count),
-            notices=[feed_entry_json(entry, False) for entry in notices.result()[:HOME_ITEMS]],
-            repairs=[repair_json(repair) for repair in repairs.result().items],
-            events=[event_json(event, signed_up) for event, signed_up in events.result()[:HOME_ITEMS]],
-        )
+    answer = home_service().home(principal(), HOME_ITEMS)
+    return Home(
+        unpaid=HomeUnpaid(count=answer.unpaid.unpaid_count, total_cents=answer.unpaid.unpaid_total_cents,
+                          overdue_count=answer.unpaid.overdue_count),
+        notices=[feed_entry_json(entry, False) for entry in answer.notices],
+        repairs=[repair_json(repair) for repair in answer.repairs],
+        events=[event_json(event, signed_up) for event, signed_up in answer.events],
+    )

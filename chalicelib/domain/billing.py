@@ -81,6 +81,13 @@ class Bill:
     paid_at: str | None = None
     payment_id: str | None = None
     hold_until: int | None = None  # epoch seconds a pending payment holds the bill (processing)
+    # The unit's owners when the bill was made: the bill is theirs for good, whoever owns the unit later.
+    owner_ids: frozenset[str] = frozenset()
+
+    def belongs_to(self, user_id: str, unit_ids: frozenset[str]) -> bool:
+        """Whether an owner may see and pay the bill: one of its owners (bills made before owners were
+        recorded on bills, until the backfill gives them theirs, fall back to the caller's units)."""
+        return user_id in self.owner_ids if self.owner_ids else self.unit_id in unit_ids
 
     @property
     def total_cents(self) -> int:
@@ -131,6 +138,7 @@ class UnitToBill:
     community_id: str
     unit_label: str
     area_m2: Decimal
+    owner_ids: frozenset[str] = frozenset()  # the owners the unit's bills of this run belong to
 
 
 def run_bill_id(unit_id: str, bill_type: str, period: str) -> str:
@@ -151,7 +159,7 @@ def property_bill(unit: UnitToBill, schedule: FeeSchedule, period: str, due: str
     items = tuple(BillItem(i.code, i.name, unit.area_m2, "m²", i.rate_cents_per_m2,
                            line_amount(unit.area_m2, i.rate_cents_per_m2)) for i in schedule.property_items)
     bill = Bill(run_bill_id(unit.unit_id, "property", period), unit.unit_id, unit.community_id, unit.unit_label,
-                "property", period, items, due, created_at=created_at)
+                "property", period, items, due, created_at=created_at, owner_ids=unit.owner_ids)
     return bill if bill.total_cents > 0 else None
 
 
@@ -165,7 +173,7 @@ def meter_bill(unit: UnitToBill, reading: MeterReading, schedule: FeeSchedule, p
     item = BillItem(reading.kind, METER_NAMES[reading.kind], usage, METER_UNITS[reading.kind], price,
                     line_amount(usage, price))
     bill = Bill(run_bill_id(unit.unit_id, reading.kind, period), unit.unit_id, unit.community_id, unit.unit_label,
-                reading.kind, period, (item,), due, created_at=created_at)
+                reading.kind, period, (item,), due, created_at=created_at, owner_ids=unit.owner_ids)
     return bill if bill.total_cents > 0 else None
 
 

@@ -65,14 +65,15 @@ class Bills(Protocol):
 
     def get(self, bill_id: str) -> Bill | None: ...
 
-    def list_for_unit(self, unit_id: str, group: str | None, limit: int,
-                      start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]: ...
-
-    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
-        """Where `list_for_unit(bill.unit_id, group, ...)` resumes just after `bill`."""
+    def list_for_owner(self, owner_id: str, group: str | None, limit: int,
+                       start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
+        """An owner's bills (of every unit they owned when each was made), newest period first; `group`
+        "open" (unpaid or processing), "paid", or None for all. One query whatever the number of units."""
         ...
 
-    def open_for_unit(self, unit_id: str) -> list[Bill]: ...
+    def open_for_owner(self, owner_id: str) -> list[OpenBill]:
+        """The owner's open bills as their maintained summary lists them (one read)."""
+        ...
 
     def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
                            start: dict[str, Any] | None) -> Page[Bill]: ...
@@ -102,6 +103,15 @@ class NewAdHocBill:
     period: str
     items: tuple[tuple[str, str, Decimal, str, int], ...]  # (code, name, quantity, unit, unit_price_cents)
     due_date: date
+
+
+@dataclass(frozen=True)
+class OpenBill:
+    """An open bill as an owner's summary keeps it: enough to count, add up and tell overdue ones."""
+
+    bill_id: str
+    due_date: str
+    total_cents: int
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,7 @@ class BillingService:
         items = tuple(BillItem(code, name, qty, unit_name, price, line_amount(qty, price))
                       for code, name, qty, unit_name, price in cmd.items)
         bill = Bill(new_id("bl"), unit.unit_id, unit.community_id, unit.unit_label, cmd.type, cmd.period, items,
-                    cmd.due_date.isoformat(), "unpaid", iso(self._clock()))
+                    cmd.due_date.isoformat(), "unpaid", iso(self._clock()), owner_ids=unit.owner_ids)
         if bill.total_cents <= 0:
             raise field_error("items", "must add up to more than zero")
         self._bills.create(bill)
@@ -246,45 +256,26 @@ class BillingService:
 
     def owner_bill(self, caller: Principal, bill_id: str) -> Bill:
         bill = self._bills.get(bill_id)
-        if bill is None or bill.unit_id not in caller.unit_ids:
+        if bill is None or not bill.belongs_to(caller.user_id, caller.unit_ids):
             raise NotFound()
         return bill
 
     def owner_bills(self, caller: Principal, status: str, limit: int,
                     start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
-        """Bills of every unit of the caller, newest period first: a merge of one index query per unit.
-
-        The position maps each unit to where its query stopped (or None when that unit is exhausted).
-        """
+        """The caller's bills, newest period first: those of the units they owned when each was billed."""
         group = {"unpaid": "open", "paid": "paid"}.get(status)
-        positions: dict[str, Any] = dict(start or {})
-        fetched: dict[str, list[Bill]] = {}
-        more: dict[str, bool] = {}
-        for unit_id in sorted(caller.unit_ids):
-            if unit_id in positions and positions[unit_id] is None:
-                continue  # exhausted on an earlier page
-            bills, last = self._bills.list_for_unit(unit_id, group, limit, positions.get(unit_id))
-            fetched[unit_id], more[unit_id] = bills, last is not None
-        merged = sorted(((b.period, b.bill_id, u) for u, bills in fetched.items() for b in bills), reverse=True)
-        page_keys = {(bill_id, u) for _, bill_id, u in merged[:limit]}
-        page: list[Bill] = []
-        remaining = False
-        for unit_id, bills in fetched.items():
-            consumed = [b for b in bills if (b.bill_id, unit_id) in page_keys]
-            page.extend(consumed)
-            left = len(consumed) < len(bills) or more[unit_id]
-            if consumed:
-                positions[unit_id] = self._bills.position_after(consumed[-1], group) if left else None
-            elif not left:
-                positions[unit_id] = None
-            remaining = remaining or left
-        page.sort(key=lambda b: (b.period, b.bill_id), reverse=True)
-        return page, (positions if remaining else None)
+        return self._bills.list_for_owner(caller.user_id, group, limit, start)
+
+    def owner_today(self) -> date:
+        """Today where owners' bills fall due (overdue means due before this day)."""
+        return self._today(None)
 
     def summary(self, caller: Principal, community: Community | None = None) -> Summary:
-        today = self._today(community)
-        epoch = int(self._clock().timestamp())
-        open_bills = [b for u in sorted(caller.unit_ids) for b in self._bills.open_for_unit(u)]
-        open_bills = [b for b in open_bills if b.shown_status(epoch) in ("unpaid", "processing")]
-        return Summary(len(open_bills), sum(b.total_cents for b in open_bills),
-                       sum(1 for b in open_bills if b.is_overdue(today)))
+        """Open bills (unpaid or processing), their total and how many are overdue: one read."""
+        return summarize(self._bills.open_for_owner(caller.user_id), self._today(community))
+
+
+def summarize(open_bills: list[OpenBill], today: date) -> Summary:
+    """The owner's summary of their open bills (overdue: due before today)."""
+    return Summary(len(open_bills), sum(b.total_cents for b in open_bills),
+                   sum(1 for b in open_bills if date.fromisoformat(b.due_date) < today))

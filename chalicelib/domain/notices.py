@@ -1,9 +1,11 @@
 """Notices, news and events (API.md §8): audiences, the owner's merged feed, scheduled publishing, sign-ups.
 
-Feed model: query-time merge. A notice is stored once plus one small feed entry per audience partition
-(`c#<community>`, `b#<community>#<building>`, `t#<community>#<tag>`); an owner's feed queries the partitions
-that can address them (their communities, buildings and tags) and merges newest first. See docs/data-model.md
-for the cost comparison with fan-out on write.
+Feed model: one feed entry per notice in its community's partition (`c#<community>`), carrying the notice's
+audience; an owner's feed reads a window of their community's entries (one query per community, not per
+building or tag) and keeps those addressed to them, with the owner's account and read marks fetched in one
+BatchGetItem. (Notices stored before this also had entries in `b#<community>#<building>` / `t#<community>#<tag>`
+partitions; nothing reads those any more, `backfill-notice-feed` copies such notices into `c#`.) See
+docs/data-model.md.
 """
 
 from __future__ import annotations
@@ -54,10 +56,12 @@ class Reader:
 
     def feed_partitions(self) -> list[str]:
         """Every partition that can hold a notice addressed to this owner."""
-        parts = [f"c#{cid}" for cid in sorted(self.community_ids)]
-        parts += [f"b#{cid}#{bid}" for cid, bid in sorted(self.buildings)]
-        parts += [f"t#{cid}#{tag}" for cid in sorted(self.community_ids) for tag in sorted(self.tags)]
-        return parts
+        return feed_partitions(self.community_ids)
+
+
+def feed_partitions(community_ids: Iterable[str]) -> list[str]:
+    """The feed partitions of communities: every notice of a community is in its one partition."""
+    return [f"c#{cid}" for cid in sorted(community_ids)]
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,13 @@ class Audience:
         return bool(self.building_ids & buildings) or bool(self.tags & reader.tags)
 
     def partitions(self, community_id: str) -> list[str]:
+        """The feed partitions a notice for this audience is written to (its entry carries the audience)."""
+        return [f"c#{community_id}"]
+
+    def legacy_partitions(self, community_id: str) -> list[str]:
+        """Where notices stored before the one-partition feed also had entries (withdrawal removes them)."""
         if self.whole_community:
-            return [f"c#{community_id}"]
+            return []
         return ([f"b#{community_id}#{bid}" for bid in sorted(self.building_ids)]
                 + [f"t#{community_id}#{tag}" for tag in sorted(self.tags)])
 
@@ -137,6 +146,7 @@ class FeedEntry:
     publish_at: str
     expires_at: str | None
     sort_key: str
+    audience: Audience = Audience()  # who the notice is for (entries of the community partition are filtered)
 
 
 @dataclass(frozen=True)
@@ -209,11 +219,16 @@ class NoticeStore(Protocol):
         """Mark withdrawn and remove its feed entries; False if it was already withdrawn."""
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
-        """Up to `limit` live entries of a partition, newest first, with sort key < `before` and published by
-        `now`; and whether more may follow."""
+             limit: int) -> tuple[list[FeedEntry], str | None]:
+        """The live entries (of `category`, if given) among the partition's `limit` newest with sort key <
+        `before` and published by `now`, newest first; and the sort key of the last entry examined when more
+        may follow (where the next read resumes), else None. One read."""
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]: ...
+
+    def account_and_reads(self, user_id: str, notice_ids: Iterable[str]) -> tuple[Account | None, set[str]]:
+        """The owner's account and which of `notice_ids` they read, in one round trip."""
+        ...
 
     def mark_read(self, user_id: str, notice_id: str, at: str) -> None: ...
 
@@ -292,6 +307,30 @@ class _Readers:
 
 # -- notices --------------------------------------------------------------------------------------
 
+FEED_LOOKUPS = 99  # read marks fetched with the account in one BatchGetItem (100 keys at most)
+HOME_WINDOW = 40  # newest entries the home screen looks through for unread notices
+HOME_EVENTS_WINDOW = 20  # next events of a community the home screen looks through
+
+
+def feed_window(limit: int, communities: int) -> int:
+    """How many entries of each community a page reads: twice the page, within one BatchGetItem."""
+    return max(1, min(max(2 * limit, 20), FEED_LOOKUPS // max(1, communities)))
+
+
+def feed_page(reader: Reader, entries: list[FeedEntry], frontier: str | None, read: set[str],
+              limit: int) -> tuple[list[tuple[FeedEntry, bool]], str | None]:
+    """The page of `entries` addressed to `reader`, with read flags, and the next page's cursor: the last
+    notice shown when more matched, else the frontier of what was read (None at the end)."""
+    mine = [e for e in entries if e.audience.includes(reader, e.community_id)]
+    page = mine[:limit]
+    cursor = page[-1].sort_key if len(mine) > limit else frontier
+    return [(e, e.notice_id in read) for e in page], cursor
+
+
+def unread_of(reader: Reader, entries: list[FeedEntry], read: set[str], n: int) -> list[FeedEntry]:
+    """The newest `n` entries addressed to `reader` that they have not read."""
+    return [e for e in entries if e.audience.includes(reader, e.community_id) and e.notice_id not in read][:n]
+
 
 class NoticeService(_Readers):
     def __init__(self, store: NoticeStore, accounts: AccountRepository, buildings: BuildingLookup, jobs: JobQueue,
@@ -339,17 +378,33 @@ class NoticeService(_Readers):
 
     def feed(self, caller: Principal, category: str | None, limit: int,
              before: str | None) -> tuple[list[tuple[FeedEntry, bool]], str | None]:
-        """The caller's notices, newest first, each with its read flag; and the cursor of the next page."""
-        reader = self.reader(caller)
-        return self._feed(reader, category, limit, before)
+        """The caller's notices, newest first, each with its read flag; and the cursor of the next page.
 
-    def _feed(self, reader: Reader, category: str | None, limit: int,
-              before: str | None) -> tuple[list[tuple[FeedEntry, bool]], str | None]:
+        Reads a window of the caller's communities' entries (one query each), then the account and read marks
+        together; a page may hold fewer than `limit` notices when the window held notices for others.
+        """
+        window = feed_window(limit, len(caller.community_ids))
+        entries, frontier = self.candidates(caller.community_ids, category, before, window)
+        account, read = self._store.account_and_reads(caller.user_id, [e.notice_id for e in entries])
+        if account is None:
+            raise NotFound()
+        return feed_page(Reader.of(account), entries, frontier, read, limit)
+
+    def candidates(self, community_ids: Iterable[str], category: str | None, before: str | None,
+                   window: int) -> tuple[list[FeedEntry], str | None]:
+        """Up to `window` newest live entries of each community, merged newest first, and the frontier: the
+        oldest sort key down to which every partition was read (None when all were read to the end)."""
         now = iso(self._clock())
-        page, cursor = merge_pages(reader.feed_partitions(),
-                                   lambda p: self._store.feed(p, before, now, category, limit), limit, True)
-        read = self._store.read_ids(reader.user_id, [e.notice_id for e in page]) if page else set()
-        return [(e, e.notice_id in read) for e in page], cursor
+        merged: dict[str, FeedEntry] = {}
+        frontier: str | None = None
+        for partition in feed_partitions(community_ids):
+            items, resume = self._store.feed(partition, before, now, category, window)
+            for item in items:
+                merged.setdefault(item.sort_key, item)
+            if resume is not None:
+                frontier = max(frontier or "", resume)
+        ordered = sorted(merged.values(), key=lambda e: e.sort_key, reverse=True)
+        return [e for e in ordered if frontier is None or e.sort_key >= frontier], frontier
 
     def unread(self, user_id: str, n: int = 3, max_pages: int = 3) -> list[FeedEntry]:
         """Up to `n` unread published notices for an owner, newest first (for the home screen)."""
@@ -357,14 +412,8 @@ class NoticeService(_Readers):
         if account is None:
             return []
         reader = Reader.of(account)
-        found: list[FeedEntry] = []
-        before: str | None = None
-        for _ in range(max_pages):
-            page, before = self._feed(reader, None, 20, before)
-            found += [entry for entry, read in page if not read]
-            if len(found) >= n or before is None:
-                break
-        return found[:n]
+        entries, _ = self.candidates(reader.community_ids, None, None, HOME_WINDOW)
+        return unread_of(reader, entries, self._store.read_ids(user_id, [e.notice_id for e in entries]), n)
 
     def get(self, caller: Principal, notice_id: str) -> tuple[Notice, bool]:
         notice = self._visible(caller, notice_id)
@@ -427,6 +476,12 @@ class EventService(_Readers):
             return []
         return self._upcoming(Reader.of(account), n, None)[0]
 
+    def upcoming_candidates(self, community_ids: Iterable[str], window: int = HOME_EVENTS_WINDOW) -> list[Event]:
+        """The next `window` events of each community, soonest first, for any audience (one query each)."""
+        start = iso(self._clock()) + "#~"
+        found = [e for cid in sorted(community_ids) for e in self._store.upcoming(cid, start, window)[0]]
+        return sorted(found, key=lambda e: e.sort_key)
+
     def _upcoming(self, reader: Reader, limit: int, after: str | None) -> tuple[list[tuple[Event, bool]], str | None]:
         # An event starting this very second has started (sign_up refuses it): sort keys are "<starts_at>#<id>",
         # so the bound is past every key of the current second.
@@ -471,7 +526,8 @@ class EventService(_Readers):
     def signups(self, caller: Principal, event_id: str, limit: int,
                 start: dict[str, Any] | None) -> Page[Signup]:
         event = self._store.get(event_id)
-        if event is None or not caller.can_access_community(event.community_id):
+        # staff only: an owner's session lists their communities too, and sign-ups hold names and phones
+        if event is None or not caller.is_staff or not caller.can_access_community(event.community_id):
             raise NotFound()
         return self._store.signups(event_id, limit, start)
 
@@ -482,6 +538,12 @@ class EventService(_Readers):
         return event
 
 
+def events_for(reader: Reader, events: list[Event], signed_up: set[str], n: int) -> list[tuple[Event, bool]]:
+    """The first `n` of `events` addressed to `reader`, each with whether they signed up."""
+    mine = [e for e in events if e.audience.includes(reader, e.community_id)][:n]
+    return [(e, e.event_id in signed_up) for e in mine]
+
+
 def due_in_seconds(publish_at: str, now: datetime) -> int:
     """Seconds until `publish_at` (0 when due)."""
     due = datetime.fromisoformat(publish_at.replace("Z", "+00:00"))
@@ -489,4 +551,5 @@ def due_in_seconds(publish_at: str, now: datetime) -> int:
 
 
 __all__ = ["CATEGORIES", "URGENCIES", "Audience", "Event", "EventService", "FeedEntry", "NewEvent", "NewNotice",
-           "Notice", "NoticeService", "Reader", "Signup", "merge_pages", "sms_text"]
+           "Notice", "NoticeService", "Reader", "Signup", "events_for", "feed_page", "merge_pages", "sms_text",
+           "unread_of"]

@@ -15,7 +15,17 @@ from chalicelib.domain.billing import Bill
 from chalicelib.domain.ids import iso, utcnow
 from chalicelib.domain.model import AuditEvent, Principal
 from chalicelib.domain.ports import Page
-from chalicelib.errors import Conflict, DomainError, NotFound, PreconditionFailed
+from chalicelib.errors import Conflict, DomainError, NotFound, PreconditionFailed, field_error
+
+# A payment changes its bills, their owners' copies and summaries, and 4 records of its own in one
+# transaction, which DynamoDB caps at 100 items.
+TRANSACTION_ITEMS = 100
+
+
+def payment_items(bills: list[Bill]) -> int:
+    """The items the transaction that settles a payment of `bills` writes."""
+    owners = {o for b in bills for o in b.owner_ids}
+    return sum(1 + len(b.owner_ids) for b in bills) + len(owners) + 4
 
 PAYMENT_TTL_SECONDS = 15 * 60
 METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
@@ -205,7 +215,7 @@ class PaymentService:
 
     def _owned_bills(self, caller: Principal, bill_ids: tuple[str, ...]) -> dict[str, Bill]:
         bills = self._bills.get_many(list(bill_ids))
-        missing = [b for b in bill_ids if b not in bills or bills[b].unit_id not in caller.unit_ids]
+        missing = [b for b in bill_ids if b not in bills or not bills[b].belongs_to(caller.user_id, caller.unit_ids)]
         if missing:
             raise NotFound("A bill was not found.", details={"bill_ids": missing})
         return bills
@@ -223,6 +233,8 @@ class PaymentService:
                 raise Conflict("A bill cannot be paid.", details={"bill_id": bill.bill_id})
         if len({b.community_id for b in bills}) > 1:
             raise Conflict("Bills of different communities are paid separately.")
+        if payment_items(list(bills)) > TRANSACTION_ITEMS:
+            raise field_error("bill_ids", "are too many for one payment: pay them in smaller groups")
 
     # -- reading ---------------------------------------------------------------------------------
 

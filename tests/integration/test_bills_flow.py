@@ -228,12 +228,16 @@ def test_late_notice_completes_an_expired_payment_or_records_a_refund(world, mon
 
 
 def _expire_now(payment_id: str) -> None:
-    from chalicelib.adapters.dynamo.billing_models import BillModel, PaymentModel
+    from chalicelib.adapters.dynamo.billing_models import BillModel, OwnerBillModel, PaymentModel
 
+    # as if the hold's time had passed: the bills and their owners' copies carry the same hold
     m = PaymentModel.get(payment_id)
     m.update(actions=[PaymentModel.expires_at.set(1)])
     for bill_id in m.bill_ids:
-        BillModel(bill_id).update(actions=[BillModel.hold_until.set(1)])
+        bill = BillModel.get(bill_id)
+        bill.update(actions=[BillModel.hold_until.set(1)])
+        for owner_id in bill.owner_ids or ():
+            OwnerBillModel(owner_id, f"{bill.period}#{bill_id}").update(actions=[OwnerBillModel.hold_until.set(1)])
 
 
 @pytest.mark.parametrize("failing_call", [1, 2])

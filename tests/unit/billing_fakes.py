@@ -22,6 +22,7 @@ from chalicelib.domain.billing import (
     RunProgress,
     UnitToBill,
 )
+from chalicelib.domain.bills import OpenBill
 from chalicelib.domain.model import AuditEvent
 from chalicelib.domain.payments import BillsUnavailable, MethodUnavailable, Notice, Payment, Receipt, pending_shard
 from chalicelib.domain.ports import Page
@@ -55,8 +56,9 @@ class FakeBillingUnits:
     def __init__(self) -> None:
         self.items: dict[str, UnitToBill] = {}
 
-    def add(self, unit_id: str, community_id: str, label: str, area: str) -> UnitToBill:
-        unit = UnitToBill(unit_id, community_id, label, Decimal(area))
+    def add(self, unit_id: str, community_id: str, label: str, area: str,
+            owner_ids: frozenset[str] = frozenset()) -> UnitToBill:
+        unit = UnitToBill(unit_id, community_id, label, Decimal(area), owner_ids)
         self.items[unit_id] = unit
         return unit
 
@@ -140,11 +142,11 @@ class FakeBills:
     def get_many(self, bill_ids: list[str]) -> dict[str, Bill]:
         return {b: self.items[b] for b in bill_ids if b in self.items}
 
-    def list_for_unit(self, unit_id: str, group: str | None, limit: int,
-                      start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
+    def list_for_owner(self, owner_id: str, group: str | None, limit: int,
+                       start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
         """Newest period first, continuing after an exclusive start key shaped like DynamoDB's."""
         bills = sorted((b for b in self.items.values()
-                        if b.unit_id == unit_id and (group is None or _group(b.status) == group)),
+                        if owner_id in b.owner_ids and (group is None or _group(b.status) == group)),
                        key=_period_bill, reverse=True)
         if start:
             after = start["period_bill"]["S"]
@@ -152,13 +154,11 @@ class FakeBills:
         page = bills[:limit]
         if len(page) < limit:
             return page, None
-        return page, self.position_after(page[-1], group)
+        return page, {"owner_id": {"S": owner_id}, "period_bill": {"S": _period_bill(page[-1])}}
 
-    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
-        return {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": _period_bill(bill)}}
-
-    def open_for_unit(self, unit_id: str) -> list[Bill]:
-        return [b for b in self.items.values() if b.unit_id == unit_id and b.status in OPEN_STATUSES]
+    def open_for_owner(self, owner_id: str) -> list[OpenBill]:
+        return [OpenBill(b.bill_id, b.due_date, b.total_cents) for b in self.items.values()
+                if owner_id in b.owner_ids and b.status in OPEN_STATUSES]
 
     def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
                            start: dict[str, Any] | None) -> Page[Bill]:

@@ -25,7 +25,8 @@ from tests.unit.fakes import FakeAccounts, FakeCommunities, _page
 
 
 class FakeNotices:
-    def __init__(self) -> None:
+    def __init__(self, accounts: FakeAccounts | None = None) -> None:
+        self.accounts = accounts  # what `account_and_reads` answers from (the adapter reads the accounts table)
         self.items: dict[str, Notice] = {}
         self.partitions: dict[str, dict[str, FeedEntry]] = {}
         self.reads: dict[tuple[str, str], str] = {}
@@ -35,7 +36,7 @@ class FakeNotices:
             raise Conflict()
         self.items[notice.notice_id] = notice
         entry = FeedEntry(notice.notice_id, notice.community_id, notice.title, notice.summary, notice.category,
-                          notice.urgency, notice.publish_at, notice.expires_at, notice.sort_key)
+                          notice.urgency, notice.publish_at, notice.expires_at, notice.sort_key, notice.audience)
         for partition in notice.audience.partitions(notice.community_id):
             self.partitions.setdefault(partition, {})[notice.sort_key] = entry
 
@@ -52,18 +53,23 @@ class FakeNotices:
         return True
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
-        # As the adapter: a cursor bounds the page, otherwise only entries due by now; then the filter.
+             limit: int) -> tuple[list[FeedEntry], str | None]:
+        # As the adapter: a cursor bounds the page, otherwise only entries due by now; `limit` entries are
+        # examined, then expired ones and other categories are left out.
         def in_range(key: str) -> bool:
             return key < before if before else key <= f"{now}#~"
 
         entries = sorted(self.partitions.get(partition, {}).values(), key=lambda e: e.sort_key, reverse=True)
-        kept = [e for e in entries if in_range(e.sort_key) and (e.expires_at is None or e.expires_at > now)
-                and category in (None, e.category)][:limit]
-        return kept, len(kept) >= limit
+        examined = [e for e in entries if in_range(e.sort_key)][:limit]
+        kept = [e for e in examined if (e.expires_at is None or e.expires_at > now) and category in (None, e.category)]
+        return kept, (examined[-1].sort_key if len(examined) >= limit else None)
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]:
         return {n for n in notice_ids if (user_id, n) in self.reads}
+
+    def account_and_reads(self, user_id: str, notice_ids: Iterable[str]) -> tuple[Account | None, set[str]]:
+        account = self.accounts.get(user_id) if self.accounts is not None else None
+        return account, self.read_ids(user_id, notice_ids)
 
     def mark_read(self, user_id: str, notice_id: str, at: str) -> None:
         self.reads.setdefault((user_id, notice_id), at)  # already read: keep the first time

@@ -56,9 +56,9 @@ class Setup:
                                       clock=self.clock)
         self.communities.create_community(Community("c1", "阳光小区", "上海", "Asia/Shanghai", "x"))
         self.communities.create_community(Community("c2", "别的小区", "上海", "Asia/Shanghai", "x"))
-        self.units.add("unit1", "c1", "1号楼 101", "89.55")
-        self.units.add("unit2", "c1", "1号楼 102", "89.55")
-        self.units.add("unit9", "c2", "9号楼 901", "120.00")
+        self.units.add("unit1", "c1", "1号楼 101", "89.55", frozenset({"o1"}))
+        self.units.add("unit2", "c1", "1号楼 102", "89.55", frozenset({"o2"}))
+        self.units.add("unit9", "c2", "9号楼 901", "120.00", frozenset({"o9"}))
 
     def schedule(self, schedule: FeeSchedule = SCHEDULE) -> None:
         self.service.set_fee_schedule(STAFF, schedule)
@@ -264,6 +264,7 @@ def test_an_owner_sees_only_the_bills_of_their_units(s):
 
 
 def test_owner_bills_of_several_units_page_newest_first_without_repeats(s):
+    s.units.add("unit2", "c1", "1号楼 102", "89.55", frozenset({"o1", "o2"}))  # o1 co-owns unit2
     s.schedule()
     s.service.start_run(STAFF, "c1", "2026-10")
     s.work()
@@ -297,8 +298,10 @@ def test_summary_counts_open_bills_and_overdue_ones_in_the_community_timezone(s)
     item = BillItem("x", "其他", Decimal(1), "次", 1000, 1000)
     for bill_id, due, status in (("bl_a", "2026-11-30", "unpaid"), ("bl_b", "2026-12-01", "unpaid"),
                                  ("bl_c", "2026-11-01", "paid"), ("bl_d", "2026-11-15", "processing")):
-        s.bills.create(Bill(bill_id, "unit1", "c1", "1号楼 101", "other", PERIOD, (item,), due, status))
-    s.bills.create(Bill("bl_e", "unit2", "c1", "1号楼 102", "other", PERIOD, (item,), "2026-11-01"))
+        s.bills.create(Bill(bill_id, "unit1", "c1", "1号楼 101", "other", PERIOD, (item,), due, status,
+                            owner_ids=frozenset({"o1"})))
+    s.bills.create(Bill("bl_e", "unit2", "c1", "1号楼 102", "other", PERIOD, (item,), "2026-11-01",
+                        owner_ids=frozenset({"o2"})))
     # 17:00 UTC on 30 November is already 1 December in Shanghai: the bill due on the 30th is overdue.
     s.clock.now = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
     summary = s.service.summary(owner("o1", "unit1"), s.communities.get_community("c1"))

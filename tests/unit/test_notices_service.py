@@ -19,21 +19,22 @@ START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 
-def owner(user_id: str) -> Principal:
-    return Principal(user_id, "owner", "s", frozenset(), frozenset(), False)
+def owner(user_id: str, *community_ids: str) -> Principal:
+    """An owner's principal: their session lists the communities of their units, as sign-in records them."""
+    return Principal(user_id, "owner", "s", frozenset(community_ids), frozenset(), False)
 
 
 STAFF = Principal("s1", "staff", "s", frozenset({"c1"}), frozenset(), False)
 FOREIGN_STAFF = Principal("s2", "staff", "s", frozenset({"c2"}), frozenset(), False)
 # c1 has buildings b1 and b2, c2 has b9.
-ALICE, BOB, CAROL, ERIN = owner("alice"), owner("bob"), owner("carol"), owner("erin")
+ALICE, BOB, CAROL, ERIN = owner("alice", "c1"), owner("bob", "c1"), owner("carol", "c2"), owner("erin", "c1")
 
 
 class Setup:
     def __init__(self) -> None:
         self.clock = UtcClock(START)
         self.accounts, self.communities, self.audit = FakeAccounts(), FakeCommunities(), FakeAudit()
-        self.notices, self.events, self.jobs = FakeNotices(), FakeEvents(), FakeJobQueue()
+        self.notices, self.events, self.jobs = FakeNotices(self.accounts), FakeEvents(), FakeJobQueue()
         self.service = NoticeService(self.notices, self.accounts, self.communities, self.jobs, self.audit,
                                      clock=self.clock)
         self.event_service = EventService(self.events, self.accounts, self.communities, self.audit,
@@ -119,7 +120,7 @@ def test_an_owner_of_two_communities_reads_both(s):
     s.publish("一号小区通知")
     s.clock.advance(seconds=1)
     s.publish("二号小区通知", caller=FOREIGN_STAFF, community_id="c2")
-    assert s.titles(owner("gary")) == ["二号小区通知", "一号小区通知"]
+    assert s.titles(owner("gary", "c1", "c2")) == ["二号小区通知", "一号小区通知"]
     assert s.titles(BOB) == ["一号小区通知"]
 
 
@@ -216,6 +217,25 @@ def test_the_feed_is_newest_first_filtered_by_category_and_pages_without_gaps_or
     assert all(len(page) <= 3 for page in pages)
     assert s.titles(ALICE, "news") == ["通知5", "通知3", "通知1"]
     assert s.titles(BOB) == ["通知6", "通知3", "通知0"]
+
+
+def test_a_feed_window_full_of_notices_for_others_still_leads_to_the_owners_older_ones(s):
+    """The feed reads a window of the community's newest entries: when none of it is for the owner (or of the
+    category asked), the page is short but its cursor goes on past the window, never ending the feed early."""
+    mine = s.publish("一号楼通知", building_ids=("b1",))
+    for i in range(45):  # newer, all for building 2 (bob's)
+        s.clock.advance(seconds=1)
+        s.publish(f"二号楼通知{i}", building_ids=("b2",), category="news")
+    for category in (None, "outage"):
+        seen, before, pages = [], None, 0
+        while True:
+            items, before = s.service.feed(ALICE, category, 20, before)
+            seen += [entry.notice_id for entry, _ in items]
+            pages += 1
+            if before is None:
+                break
+        assert seen == [mine] and pages >= 2
+    assert len([e for e, _ in s.service.feed(BOB, None, 100, None)[0]]) == 45
 
 
 # -- read marks -----------------------------------------------------------------------------------

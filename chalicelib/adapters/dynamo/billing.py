@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,8 @@ from chalicelib.adapters.dynamo.billing_models import (
     BillModel,
     FeeScheduleModel,
     MeterReadingModel,
+    OwnerBillModel,
+    OwnerBillSummaryModel,
     PropertyItemMap,
 )
 from chalicelib.adapters.dynamo.models import BuildingModel, UniqueKeyModel, UnitModel
@@ -32,6 +35,7 @@ from chalicelib.domain.billing import (
     UnitToBill,
     unpaid_shard,
 )
+from chalicelib.domain.bills import OpenBill
 from chalicelib.domain.ports import Page
 from chalicelib.errors import Conflict
 
@@ -105,6 +109,7 @@ def bill_model(bill: Bill) -> BillModel:
         status_bill=f"{bill.status}#{bill.unit_label}#{bill.bill_id}",
         unpaid_shard=unpaid_shard(bill.bill_id) if bill.status in OPEN_STATUSES else None,
         due_bill=f"{bill.due_date}#{bill.bill_id}",
+        owner_ids=set(bill.owner_ids) or None,
     )
 
 
@@ -112,7 +117,7 @@ def bill_from_model(m: BillModel) -> Bill:
     return Bill(m.bill_id, m.unit_id, m.community_id, m.unit_label, m.type, m.period,
                 tuple(BillItem(i.code, i.name, Decimal(i.quantity), i.unit, i.unit_price_cents, i.amount_cents)
                       for i in m.items), m.due_date, m.status, m.created_at, m.paid_at, m.payment_id,
-                int(m.hold_until) if m.hold_until is not None else None)
+                int(m.hold_until) if m.hold_until is not None else None, frozenset(m.owner_ids or ()))
 
 
 def bill_status_actions(bill_id: str, unit_id: str, unit_label: str, status: str) -> list[Any]:
@@ -126,20 +131,163 @@ def bill_status_actions(bill_id: str, unit_id: str, unit_label: str, status: str
     return actions
 
 
+# -- owners' copies of bills ----------------------------------------------------------------------
+# Each owner of a bill (its unit's owners when it was made) has a copy in `owner-bills` and an entry in their
+# `owner-bill-summaries` item while it is open. Every bill write keeps them: creation writes them with the
+# bill, a status change changes them in the bill's own transaction (`change_bills`). docs/data-model.md.
+
+
+def owner_copy(bill: Bill, owner_id: str) -> OwnerBillModel:
+    return OwnerBillModel(
+        owner_id, f"{bill.period}#{bill.bill_id}", group_bill=f"{_group(bill.status)}#{bill.period}#{bill.bill_id}",
+        bill_id=bill.bill_id, unit_id=bill.unit_id, community_id=bill.community_id, unit_label=bill.unit_label,
+        type=bill.type, period=bill.period,
+        items=[BillItemMap(code=i.code, name=i.name, quantity=str(i.quantity), unit=i.unit,
+                           unit_price_cents=i.unit_price_cents, amount_cents=i.amount_cents) for i in bill.items],
+        total_cents=bill.total_cents, due_date=bill.due_date, status=bill.status, created_at=bill.created_at,
+        paid_at=bill.paid_at, payment_id=bill.payment_id, hold_until=bill.hold_until)
+
+
+def bill_from_copy(m: OwnerBillModel) -> Bill:
+    return Bill(m.bill_id, m.unit_id, m.community_id, m.unit_label, m.type, m.period,
+                tuple(BillItem(i.code, i.name, Decimal(i.quantity), i.unit, i.unit_price_cents, i.amount_cents)
+                      for i in m.items), m.due_date, m.status, m.created_at, m.paid_at, m.payment_id,
+                int(m.hold_until) if m.hold_until is not None else None, frozenset({m.owner_id}))
+
+
+def summary_entry(bill_id: str, due_date: str, total_cents: int) -> str:
+    return f"{bill_id}|{due_date}|{int(total_cents)}"
+
+
+def open_bills_of(m: OwnerBillSummaryModel | None) -> list[OpenBill]:
+    """The open bills an owner's summary item lists (closed ones left out, however late they were added)."""
+    if m is None:
+        return []
+    closed = set(m.closed_bills or ())
+    found = []
+    for entry in sorted(m.open_bills or ()):
+        bill_id, due, total = entry.split("|")
+        if bill_id not in closed:
+            found.append(OpenBill(bill_id, due, int(total)))
+    return found
+
+
+def _by_owner(bills: list[Any]) -> dict[str, list[Any]]:
+    owners: dict[str, list[Any]] = {}
+    for bill in bills:
+        for owner_id in sorted(bill.owner_ids or ()):
+            owners.setdefault(owner_id, []).append(bill)
+    return owners
+
+
+def put_owner_copies(bills: list[Bill]) -> None:
+    """The owners' copies of new bills, by BatchWriteItem (written before the bills themselves, so a bill
+    with owners always has its copies when a payment changes them)."""
+    with OwnerBillModel.batch_write() as batch:
+        for bill in bills:
+            for owner_id in sorted(bill.owner_ids):
+                batch.save(owner_copy(bill, owner_id))
+
+
+def add_to_summaries(bills: list[Bill]) -> None:
+    """One idempotent UpdateItem per owner (ADD to a set; an entry closed meanwhile stays closed)."""
+    for owner_id, owned in _by_owner([b for b in bills if b.status in OPEN_STATUSES]).items():
+        OwnerBillSummaryModel(owner_id).update(actions=[OwnerBillSummaryModel.open_bills.add(
+            {summary_entry(b.bill_id, b.due_date, b.total_cents) for b in owned})])
+
+
+def transaction_items(bills: list[Any]) -> int:
+    """How many items of a transaction changing `bills` the bills and their owners' copies take."""
+    return sum(1 + len(b.owner_ids or ()) for b in bills) + len(_by_owner(bills))
+
+
+def _field_actions(model: Any, changes: dict[str, Any]) -> list[Any]:
+    return [getattr(model, name).remove() if value is None else getattr(model, name).set(value)
+            for name, value in changes.items()]
+
+
+def change_bills(tx: TransactWrite, bills: list[Any], status: str, changes: dict[str, Any], condition: Any) -> None:
+    """Within `tx`: each bill moves to `status` with `changes` (None removes an attribute) under `condition`,
+    and so do its owners' copies; a bill leaving the open group leaves its owners' summaries.
+
+    `bills` are `Bill`s or `BillModel`s (anything with the bill's ids, period, due date, total and owners).
+    """
+    for bill in bills:
+        tx.update(BillModel(bill.bill_id), actions=[
+            *bill_status_actions(bill.bill_id, bill.unit_id, bill.unit_label, status),
+            *_field_actions(BillModel, changes)], condition=condition)
+        for owner_id in sorted(bill.owner_ids or ()):
+            tx.update(OwnerBillModel(owner_id, f"{bill.period}#{bill.bill_id}"), actions=[
+                OwnerBillModel.status.set(status),
+                OwnerBillModel.group_bill.set(f"{_group(status)}#{bill.period}#{bill.bill_id}"),
+                *_field_actions(OwnerBillModel, changes)])
+    if status in OPEN_STATUSES:
+        return
+    for owner_id, owned in _by_owner(bills).items():
+        tx.update(OwnerBillSummaryModel(owner_id), actions=[
+            OwnerBillSummaryModel.open_bills.delete({summary_entry(b.bill_id, b.due_date, b.total_cents)
+                                                     for b in owned}),
+            OwnerBillSummaryModel.closed_bills.add({b.bill_id for b in owned})])
+
+
+def attach_unowned_bills(unit_id: str) -> int:
+    """Give the unit's bills that have no owners (billed while it had none, or made before bills recorded
+    their owners) to its current owners: their copies, summary entries and `owner_ids`. Idempotent.
+
+    Bills that have owners are never touched: a new owner of a flat does not see a former owner's bills.
+    """
+    try:
+        owners = set(UnitModel.get(unit_id, attributes_to_get=["owner_ids"]).owner_ids or ())
+    except DoesNotExist:
+        return 0
+    if not owners:
+        return 0
+    attached = 0
+    for m in BillModel.by_unit.query(unit_id, filter_condition=BillModel.owner_ids.does_not_exist()):
+        bill = replace(bill_from_model(m), owner_ids=frozenset(owners))
+        put_owner_copies([bill])
+        try:
+            # The copies are written first; the bill claims its owners only if nobody claimed it meanwhile.
+            m.update(actions=[BillModel.owner_ids.set(owners)], condition=BillModel.owner_ids.does_not_exist())
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                continue
+            raise
+        add_to_summaries([bill])
+        attached += 1
+    return attached
+
+
 class DynamoBills:
     def create(self, bill: Bill) -> None:
+        if not bill.owner_ids:
+            try:
+                save_once(bill_model(bill), BillModel.bill_id.does_not_exist())
+            except PutError as error:
+                if is_conditional_failure(error):
+                    raise Conflict("The bill already exists.") from None
+                raise
+            return
         try:
-            save_once(bill_model(bill), BillModel.bill_id.does_not_exist())
-        except PutError as error:
+            # The bill, its owners' copies and their summaries: one transaction.
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(bill_model(bill), condition=BillModel.bill_id.does_not_exist())
+                for owner_id in sorted(bill.owner_ids):
+                    tx.save(owner_copy(bill, owner_id))
+                    tx.update(OwnerBillSummaryModel(owner_id), actions=[OwnerBillSummaryModel.open_bills.add(
+                        {summary_entry(bill.bill_id, bill.due_date, bill.total_cents)})])
+        except TransactWriteError as error:
             if is_conditional_failure(error):
                 raise Conflict("The bill already exists.") from None
             raise
 
     def write_batch(self, bills: list[Bill]) -> None:
         """BatchWriteItem in 25s (PynamoDB retries unprocessed items). Callers only pass bills that don't exist."""
+        put_owner_copies(bills)
         with BillModel.batch_write() as batch:
             for bill in bills:
                 batch.save(bill_model(bill))
+        add_to_summaries(bills)
 
     def existing_ids(self, community_id: str, period: str) -> set[str]:
         return {m.bill_id for m in BillModel.by_community_period.query(f"{community_id}#{period}",
@@ -156,27 +304,23 @@ class DynamoBills:
             return {}
         return {m.bill_id: bill_from_model(m) for m in BillModel.batch_get(bill_ids, consistent_read=True)}
 
-    def list_for_unit(self, unit_id: str, group: str | None, limit: int,
-                      start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
+    def list_for_owner(self, owner_id: str, group: str | None, limit: int,
+                       start: dict[str, Any] | None) -> tuple[list[Bill], dict[str, Any] | None]:
         if group is None:
-            result = BillModel.by_unit.query(unit_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+            result = OwnerBillModel.query(owner_id, scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                                          consistent_read=True)
         else:
-            result = BillModel.by_unit_state.query(f"{unit_id}#{group}", scan_index_forward=False, limit=limit,
-                                                   last_evaluated_key=start)
-        items = [bill_from_model(m) for m in result]
+            result = OwnerBillModel.by_group.query(owner_id, OwnerBillModel.group_bill.startswith(f"{group}#"),
+                                                   scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                                                   consistent_read=True)
+        items = [bill_from_copy(m) for m in result]
         return items, (result.last_evaluated_key if len(items) == limit else None)
 
-    def position_after(self, bill: Bill, group: str | None) -> dict[str, Any]:
-        """The index key `list_for_unit` resumes after: the table key plus the index's own keys."""
-        key: dict[str, Any] = {"bill_id": {"S": bill.bill_id}, "period_bill": {"S": f"{bill.period}#{bill.bill_id}"}}
-        if group is None:
-            key["unit_id"] = {"S": bill.unit_id}
-        else:
-            key["unit_state"] = {"S": f"{bill.unit_id}#{group}"}
-        return key
-
-    def open_for_unit(self, unit_id: str) -> list[Bill]:
-        return [bill_from_model(m) for m in BillModel.by_unit_state.query(f"{unit_id}#open")]
+    def open_for_owner(self, owner_id: str) -> list[OpenBill]:
+        try:
+            return open_bills_of(OwnerBillSummaryModel.get(owner_id, consistent_read=True))
+        except DoesNotExist:
+            return []
 
     def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
                            start: dict[str, Any] | None) -> Page[Bill]:
@@ -294,7 +438,7 @@ class DynamoUnitsForBilling:
         buildings = {b.building_id: b.name for b in BuildingModel.query(community_id)}
         result = UnitModel.by_community.query(community_id, limit=limit, last_evaluated_key=start)
         units = [UnitToBill(m.unit_id, m.community_id, f"{buildings.get(m.building_id, '')} {m.unit_no}".strip(),
-                            Decimal(m.area_m2)) for m in result]
+                            Decimal(m.area_m2), frozenset(m.owner_ids or ())) for m in result]
         return units, (result.last_evaluated_key if len(units) == limit else None)
 
     def get(self, unit_id: str) -> UnitToBill | None:
@@ -306,7 +450,8 @@ class DynamoUnitsForBilling:
             building = BuildingModel.get(m.community_id, m.building_id).name
         except DoesNotExist:
             building = ""
-        return UnitToBill(m.unit_id, m.community_id, f"{building} {m.unit_no}".strip(), Decimal(m.area_m2))
+        return UnitToBill(m.unit_id, m.community_id, f"{building} {m.unit_no}".strip(), Decimal(m.area_m2),
+                          frozenset(m.owner_ids or ()))
 
 
 def encode_position(position: dict[str, Any] | None) -> str | None:

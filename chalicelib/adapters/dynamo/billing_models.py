@@ -9,8 +9,9 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.adapters.dynamo.base import IntAttribute, Model, table_meta
 
@@ -131,11 +132,64 @@ class BillModel(Model):
     status_bill = UnicodeAttribute()
     unpaid_shard = UnicodeAttribute(null=True)
     due_bill = UnicodeAttribute()
+    # the unit's owners when the bill was made (absent on bills older than owner copies, until the backfill)
+    owner_ids = UnicodeSetAttribute(null=True)
 
     by_unit = BillsByUnitIndex()
     by_unit_state = BillsByUnitStateIndex()
     by_community_period = BillsByCommunityPeriodIndex()
     unpaid_by_due = UnpaidBillsIndex()
+
+
+class OwnerBillsByGroupIndex(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by-group"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    group_bill = UnicodeAttribute(range_key=True)  # "<open|paid|void>#<period>#<bill_id>"
+
+
+class OwnerBillModel(Model):
+    """One owner's copy of a bill: written with the bill for each owner of its unit at billing time, and
+    changed in the same transaction as the bill, so `GET /bills` is one query whatever the number of units."""
+
+    Meta = table_meta("owner-bills")
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    period_bill = UnicodeAttribute(range_key=True)  # "<period>#<bill_id>": newest period first when descending
+    group_bill = UnicodeAttribute()
+    bill_id = UnicodeAttribute()
+    unit_id = UnicodeAttribute()
+    community_id = UnicodeAttribute()
+    unit_label = UnicodeAttribute()
+    type = UnicodeAttribute()
+    period = UnicodeAttribute()
+    items = ListAttribute(of=BillItemMap, default=list)
+    total_cents = IntAttribute()
+    due_date = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    paid_at = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    hold_until = NumberAttribute(null=True)
+
+    by_group = OwnerBillsByGroupIndex()
+
+
+class OwnerBillSummaryModel(Model):
+    """An owner's open bills in one item (`GET /bills/summary` and `GET /home` read it by key).
+
+    Entries are "<bill_id>|<due_date>|<total_cents>": added with a bill (ADD is idempotent, so a redone write
+    adds nothing), removed when it is paid; `closed_bills` remembers paid ones so a late or redone write
+    cannot bring them back (readers leave out open entries whose id is closed).
+    """
+
+    Meta = table_meta("owner-bill-summaries")
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    open_bills = UnicodeSetAttribute(null=True)
+    closed_bills = UnicodeSetAttribute(null=True)
 
 
 class BillingRunModel(Model):
@@ -245,6 +299,8 @@ BILLING_MODELS: list[type[Model]] = [
     FeeScheduleModel,
     MeterReadingModel,
     BillModel,
+    OwnerBillModel,
+    OwnerBillSummaryModel,
     BillingRunModel,
     PaymentModel,
     LedgerEntryModel,

@@ -12,8 +12,10 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, save_once, table_meta
+from chalicelib.adapters.dynamo.lookups import get_across
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import account_from_model, connection
+from chalicelib.domain.model import Account
 from chalicelib.domain.notices import Audience, Event, FeedEntry, Notice, Reader, Signup
 from chalicelib.domain.ports import Page
 from chalicelib.errors import Conflict
@@ -44,7 +46,9 @@ class NoticeModel(Model):
 
 
 class NoticeFeedModel(Model):
-    """One entry per audience partition of a notice: `c#<cid>`, `b#<cid>#<bid>` or `t#<cid>#<tag>`."""
+    """One entry per notice in its community's partition `c#<cid>`, with the notice's audience (owners'
+    feeds filter on it). Notices stored before this also have entries in `b#<cid>#<bid>` / `t#<cid>#<tag>`,
+    read by nothing now and removed on withdrawal."""
 
     Meta = table_meta("notice-feed")
 
@@ -58,6 +62,8 @@ class NoticeFeedModel(Model):
     urgency = UnicodeAttribute()
     publish_at = UnicodeAttribute()
     expires_at = UnicodeAttribute(null=True)
+    building_ids = UnicodeSetAttribute(null=True)  # the audience; both absent: the whole community
+    tags = UnicodeSetAttribute(null=True)
 
 
 class NoticeReadModel(Model):
@@ -148,11 +154,8 @@ class DynamoNotices:
             sort_key=notice.sort_key)
         with TransactWrite(connection=connection()) as tx:
             tx.save(model, condition=NoticeModel.notice_id.does_not_exist())
-            for partition in notice.audience.partitions(notice.community_id):
-                tx.save(NoticeFeedModel(
-                    partition, notice.sort_key, notice_id=notice.notice_id, community_id=notice.community_id,
-                    title=notice.title, summary=notice.summary, category=notice.category, urgency=notice.urgency,
-                    publish_at=notice.publish_at, expires_at=notice.expires_at))
+            for entry in feed_entries(notice):
+                tx.save(entry)
 
     def get(self, notice_id: str) -> Notice | None:
         try:
@@ -165,7 +168,8 @@ class DynamoNotices:
             with TransactWrite(connection=connection()) as tx:
                 tx.update(NoticeModel(notice.notice_id), actions=[NoticeModel.withdrawn_at.set(at)],
                           condition=NoticeModel.notice_id.exists() & NoticeModel.withdrawn_at.does_not_exist())
-                for partition in notice.audience.partitions(notice.community_id):
+                for partition in [*notice.audience.partitions(notice.community_id),
+                                  *notice.audience.legacy_partitions(notice.community_id)]:
                     tx.delete(NoticeFeedModel(partition, notice.sort_key))
         except TransactWriteError as error:
             if is_conditional_failure(error):
@@ -174,18 +178,18 @@ class DynamoNotices:
         return True
 
     def feed(self, partition: str, before: str | None, now: str, category: str | None,
-             limit: int) -> tuple[list[FeedEntry], bool]:
+             limit: int) -> tuple[list[FeedEntry], str | None]:
         # Sort keys start with publish_at: "<= now#~" leaves out scheduled notices until they are due.
         bound = NoticeFeedModel.sort_key < before if before else NoticeFeedModel.sort_key <= f"{now}#~"
-        live = NoticeFeedModel.expires_at.does_not_exist() | (NoticeFeedModel.expires_at > now)
-        if category:
-            live = live & (NoticeFeedModel.category == category)
+        # No filter expression: with one, PynamoDB would query page after page until `limit` items pass it.
+        # Expiry and category are checked here, on exactly one page of `limit` entries (one call).
+        examined = list(NoticeFeedModel.query(partition, range_key_condition=bound, scan_index_forward=False,
+                                              limit=limit))
         items = [FeedEntry(m.notice_id, m.community_id, m.title, m.summary, m.category, m.urgency, m.publish_at,
-                           m.expires_at, m.sort_key)
-                 for m in NoticeFeedModel.query(partition, range_key_condition=bound, filter_condition=live,
-                                                scan_index_forward=False, limit=limit)]
-        # The emulator never expires anything and a filter is only as good as its clock: re-check here.
-        return [e for e in items if e.expires_at is None or e.expires_at > now], len(items) >= limit
+                           m.expires_at, m.sort_key, Audience(frozenset(m.building_ids or ()), frozenset(m.tags or ())))
+                 for m in examined
+                 if (m.expires_at is None or m.expires_at > now) and category in (None, m.category)]
+        return items, (examined[-1].sort_key if len(examined) >= limit else None)
 
     def read_ids(self, user_id: str, notice_ids: Iterable[str]) -> set[str]:
         keys = [(user_id, n) for n in dict.fromkeys(notice_ids)]
@@ -194,12 +198,45 @@ class DynamoNotices:
             found |= {m.notice_id for m in NoticeReadModel.batch_get(chunk, attributes_to_get=["notice_id"])}
         return found
 
+    def account_and_reads(self, user_id: str, notice_ids: Iterable[str]) -> tuple[Account | None, set[str]]:
+        found = get_across([(AccountModel, [(user_id,)]),
+                            (NoticeReadModel, [(user_id, n) for n in notice_ids])])
+        accounts = found[AccountModel]
+        return (account_from_model(accounts[0]) if accounts else None,
+                {m.notice_id for m in found[NoticeReadModel]})
+
     def mark_read(self, user_id: str, notice_id: str, at: str) -> None:
         try:
             save_once(NoticeReadModel(user_id, notice_id, read_at=at), NoticeReadModel.notice_id.does_not_exist())
         except PutError as error:
             if not is_conditional_failure(error):  # already read: keep the first time
                 raise
+
+
+def feed_entries(notice: Notice) -> list[NoticeFeedModel]:
+    """The feed entries of a notice: one in its community's partition, carrying the audience."""
+    return [NoticeFeedModel(
+        partition, notice.sort_key, notice_id=notice.notice_id, community_id=notice.community_id,
+        title=notice.title, summary=notice.summary, category=notice.category, urgency=notice.urgency,
+        publish_at=notice.publish_at, expires_at=notice.expires_at,
+        building_ids=set(notice.audience.building_ids) or None, tags=set(notice.audience.tags) or None)
+        for partition in notice.audience.partitions(notice.community_id)]
+
+
+def backfill_feed() -> int:
+    """Give notices stored before the one-partition feed their entry in `c#<community>` (idempotent puts).
+
+    Only live targeted notices need it: whole-community ones were in `c#` already and carry no audience.
+    """
+    written = 0
+    with NoticeFeedModel.batch_write() as batch:
+        for m in NoticeModel.scan():
+            notice = _notice(m)
+            if notice.withdrawn_at is None and not notice.audience.whole_community:
+                for entry in feed_entries(notice):
+                    batch.save(entry)
+                    written += 1
+    return written
 
 
 class DynamoSentLog:

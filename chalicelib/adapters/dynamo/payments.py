@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.base import is_conditional_failure
-from chalicelib.adapters.dynamo.billing import bill_status_actions
+from chalicelib.adapters.dynamo.billing import change_bills
 from chalicelib.adapters.dynamo.billing_models import BillModel, LedgerEntryModel, PaymentModel, ReceiptModel
 from chalicelib.adapters.dynamo.models import AuditEventModel
 from chalicelib.adapters.dynamo.repositories import connection
@@ -53,12 +53,9 @@ class DynamoPayments:
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.save(model, condition=PaymentModel.payment_id.does_not_exist())
-                for bill in bills:
-                    tx.update(BillModel(bill.bill_id), actions=[
-                        *bill_status_actions(bill.bill_id, bill.unit_id, bill.unit_label, "processing"),
-                        BillModel.payment_id.set(payment.payment_id),
-                        BillModel.hold_until.set(payment.expires_at)],
-                        condition=BillModel.status == "unpaid")
+                change_bills(tx, bills, "processing",
+                             {"payment_id": payment.payment_id, "hold_until": payment.expires_at},
+                             BillModel.status == "unpaid")
                 tx.save(_audit(event, f"{payment.payment_id}#created"))
         except TransactWriteError as error:
             if is_conditional_failure(error):
@@ -75,13 +72,8 @@ class DynamoPayments:
                 tx.update(PaymentModel(payment.payment_id), actions=[
                     PaymentModel.status.set(status), PaymentModel.pending_shard.remove(),
                     PaymentModel.ended_at.set(at)], condition=PaymentModel.status == "pending")
-                for b in held:
-                    tx.update(BillModel(b.bill_id), actions=[*bill_status_actions(b.bill_id, b.unit_id, b.unit_label,
-                                                                              "unpaid"),
-                                                             BillModel.payment_id.remove(),
-                                                             BillModel.hold_until.remove()],
-                              condition=(BillModel.status == "processing")
-                              & (BillModel.payment_id == payment.payment_id))
+                change_bills(tx, held, "unpaid", {"payment_id": None, "hold_until": None},
+                             (BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
                 tx.save(_audit(event, f"{payment.payment_id}#{status}"))
         except TransactWriteError as error:
             if is_conditional_failure(error):
@@ -96,7 +88,6 @@ class DynamoPayments:
         return self._end(payment, "failed", at, event)
 
     def complete(self, payment: Payment, notice: Notice, receipt: Receipt, event: AuditEvent) -> str:
-        paid = bill_status_actions
         bills = {b.bill_id: b for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True)}
         try:
             with TransactWrite(connection=connection()) as tx:
@@ -106,13 +97,10 @@ class DynamoPayments:
                     PaymentModel.receipt_no.set(receipt.receipt_no)],
                     condition=PaymentModel.status.is_in("pending", "expired", "failed")
                     & (PaymentModel.refund_case == False))  # noqa: E712
-                for bill_id in payment.bill_ids:
-                    b = bills[bill_id]
-                    tx.update(BillModel(bill_id), actions=[
-                        *paid(bill_id, b.unit_id, b.unit_label, "paid"), BillModel.paid_at.set(receipt.paid_at),
-                        BillModel.payment_id.set(payment.payment_id), BillModel.hold_until.remove()],
-                        condition=((BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
-                        | (BillModel.status == "unpaid"))
+                change_bills(tx, [bills[bill_id] for bill_id in payment.bill_ids], "paid",
+                             {"paid_at": receipt.paid_at, "payment_id": payment.payment_id, "hold_until": None},
+                             ((BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
+                             | (BillModel.status == "unpaid"))
                 tx.save(LedgerEntryModel(payment.payment_id, "captured", amount_cents=payment.amount_cents,
                                          provider=notice.provider, provider_txn_id=notice.provider_txn_id,
                                          at=receipt.paid_at), condition=LedgerEntryModel.entry.does_not_exist())
@@ -152,11 +140,11 @@ class DynamoPayments:
         for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True):
             if b.status == "processing" and b.payment_id == payment.payment_id:
                 try:
-                    BillModel(b.bill_id).update(actions=[
-                        *bill_status_actions(b.bill_id, b.unit_id, b.unit_label, "unpaid"),
-                        BillModel.payment_id.remove(), BillModel.hold_until.remove()],
-                        condition=(BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
-                except UpdateError as error:
+                    # one bill at a time, each with its owners' copies
+                    with TransactWrite(connection=connection()) as tx:
+                        change_bills(tx, [b], "unpaid", {"payment_id": None, "hold_until": None},
+                                     (BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
+                except TransactWriteError as error:
                     if not is_conditional_failure(error):
                         raise
         return True

@@ -127,6 +127,12 @@ class DynamoAccounts:
             if taken:
                 raise Conflict(f"The {' and '.join(taken)} is already in use.", details={"fields": taken}) from None
             raise NotFound("A unit was not found.") from None
+        if account.units:
+            # Bills made while a unit had no owner become its new owners' (never those of a former owner).
+            from chalicelib.adapters.dynamo.billing import attach_unowned_bills
+
+            for unit in account.units:
+                attach_unowned_bills(unit.unit_id)
 
     def phone_taken(self, phone: str) -> bool:
         try:

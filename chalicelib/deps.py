@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the services' types, for the return annotations only (never
     from chalicelib.domain.bills import BillingService
     from chalicelib.domain.board import BoardService
     from chalicelib.domain.directory import Directory
+    from chalicelib.domain.home import HomeService
     from chalicelib.domain.household import HouseholdService
     from chalicelib.domain.messages import MessageService
     from chalicelib.domain.notice_sms import NoticeSms
@@ -509,6 +510,16 @@ def event_service() -> EventService:
     from chalicelib.domain.notices import EventService
 
     return EventService(DynamoEvents(), accounts(), communities(), audit(), clock=_utc_now)
+
+
+@provider
+def home_service() -> HomeService:
+    """`GET /home`: the owner's first screen in a fixed number of calls (see domain/home.py)."""
+    from chalicelib.adapters.dynamo.owner_lookups import DynamoOwnerLookups
+    from chalicelib.domain.home import HomeService
+
+    return HomeService(notice_service(), event_service(), repair_service(), DynamoOwnerLookups(),
+                       billing().owner_today)
 
 
 @provider

@@ -13,9 +13,7 @@ from chalicelib.api.contract import endpoint
 from chalicelib.api.notices import NoticeSummary, OwnerEvent, event_json, feed_entry_json
 from chalicelib.api.repairs import RepairSummary, repair_json
 from chalicelib.api.routing import principal
-from chalicelib.domain.home import HOME_ITEMS, HomeService, OwnerLookups
-
-_lookups: OwnerLookups | None = None
+from chalicelib.domain.home import HOME_ITEMS
 
 
 class HomeUnpaid(TypedDict):
@@ -33,26 +31,10 @@ class Home(TypedDict):
     events: list[OwnerEvent]
 
 
-def _owner_lookups() -> OwnerLookups:
-    # Built here once per container (deps.py is the place for it once merged).
-    global _lookups
-    if _lookups is None:
-        from chalicelib.adapters.dynamo.owner_lookups import DynamoOwnerLookups
-
-        _lookups = DynamoOwnerLookups()
-    return _lookups
-
-
-def home_service() -> HomeService:
-    billing = deps.billing()
-    return HomeService(deps.notice_service(), deps.event_service(), deps.repair_service(), _owner_lookups(),
-                       billing.owner_today)
-
-
 @endpoint(response=Home)
 def home() -> Home:
     """The owner's first screen: open bills, unread notices, open repairs and upcoming events."""
-    answer = home_service().home(principal(), HOME_ITEMS)
+    answer = deps.home_service().home(principal(), HOME_ITEMS)
     return Home(
         unpaid=HomeUnpaid(count=answer.unpaid.unpaid_count, total_cents=answer.unpaid.unpaid_total_cents,
                           overdue_count=answer.unpaid.overdue_count),

@@ -177,3 +177,28 @@ def test_the_results_file_is_not_tracked():
     assert ignored.returncode == 0, "bench/results/benchmarks.md must be ignored by git"
     docs = subprocess.run(["git", "check-ignore", "-q", str(Path(DOC).relative_to(ROOT))], cwd=ROOT, check=False)
     assert docs.returncode == 1  # the documented figures stay tracked
+
+
+def test_a_plain_run_writes_only_the_results_file_and_keeps_the_docs(tmp_path, monkeypatch, capsys):
+    """The harness's main loop with the benchmark subprocess stubbed: a plain run lands in the results file (here
+    moved under tmp_path), names the mode, and leaves docs/benchmarks.md byte for byte as it was."""
+    import bench.__main__ as harness
+    import bench._common as common
+
+    results = tmp_path / "results" / "benchmarks.md"
+    monkeypatch.setattr(common, "RESULTS", results)
+    monkeypatch.delenv("BENCH_MODE", raising=False)
+    modes = []
+
+    def fake_run_one(name, mode):
+        modes.append(mode)
+        return True, f"## {name}\n\nbody\n\n{stamp('2026-12-02 14:00', 'here', mode, 1)}\n"
+
+    monkeypatch.setattr(harness, "run_one", fake_run_one)
+    docs_before = DOC.read_bytes() if DOC.exists() else None
+    assert harness.main(["photo_processing"]) == 0
+    assert modes == ["quick"]
+    written = results.read_text(encoding="utf-8")
+    assert "in quick mode" in written and "<!-- bench:photo_processing -->" in written
+    assert str(results) in capsys.readouterr().out
+    assert (DOC.read_bytes() if DOC.exists() else None) == docs_before

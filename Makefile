@@ -109,8 +109,21 @@ web-check:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Benchmarks (bench/<name>.py; BENCH="name ..." runs only those and keeps the file's other sections).
+# `make bench` runs quick mode (minutes) into bench/results/benchmarks.md, which is not tracked; MODE=full
+# (BENCH_MODE=full, or `make bench-full`) runs the full sizes there; `make bench-docs` runs full mode into
+# docs/benchmarks.md, the documented figures (commit that file only when the figures are meant to change).
+.PHONY: bench-full bench-docs
+MODE ?= $(or $(BENCH_MODE),quick)
+BENCH ?=
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench --mode $(MODE) $(BENCH)
+
+bench-full: $(STAMP)
+	$(PY) -m bench --mode full $(BENCH)
+
+bench-docs: $(STAMP)
+	$(PY) -m bench --mode full --docs $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out $(WEB)/node_modules $(WEB)/dist

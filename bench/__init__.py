@@ -1,4 +1,5 @@
-"""Benchmarks: `make bench` (`python -m bench [name ...]`) runs them and rewrites docs/benchmarks.md.
+"""Benchmarks: `make bench` (`python -m bench [name ...]`) runs them in quick mode into bench/results/benchmarks.md;
+`make bench-docs` (`python -m bench --docs`) runs them in full mode into docs/benchmarks.md, the documented figures.
 
 A benchmark is a module `bench/<name>.py` with a top-level `run() -> str` returning markdown. The harness
 (`bench/__main__.py`) finds them without importing them, runs each in its own subprocess (a benchmark may set

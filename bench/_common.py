@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "docs" / "benchmarks.md"  # the documented figures: written only when asked (`--docs`)
+RESULTS = ROOT / "bench" / "results" / "benchmarks.md"  # where a plain run writes (not tracked: .gitignore)
+MODES = ("quick", "full")
 T = TypeVar("T")
 
 
@@ -30,6 +32,92 @@ def sized(quick: T, full: T) -> T:
 
 
 # --- the harness -------------------------------------------------------------------------------------------
+
+USAGE = """usage: python -m bench [--mode quick|full] [--docs | --out FILE] [name ...]
+
+  --mode   quick (the default; sizes that finish in minutes) or full (the documented sizes and repeats);
+           without it, BENCH_MODE decides, else quick (full with --docs)
+  --docs   write docs/benchmarks.md (the tracked, documented figures) instead of bench/results/benchmarks.md
+  --out    write FILE instead of bench/results/benchmarks.md
+  name     run only these benchmarks; the other sections of the file are kept"""
+
+
+class UsageError(Exception):
+    """Bad command line: the message says what is wrong (empty for a plain request for help)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    names: tuple[str, ...]
+    mode: str  # "quick" or "full": passed to every benchmark as BENCH_MODE
+    out: Path
+    docs: bool
+
+
+def parse_args(argv: Sequence[str], env_mode: str | None = None) -> Options:
+    """The harness's command line; `env_mode` is BENCH_MODE from the environment, if set. Raises `UsageError`."""
+    names: list[str] = []
+    mode: str | None = None
+    out: Path | None = None
+    docs = False
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            raise UsageError("")
+        if arg == "--docs":
+            docs = True
+        elif arg in ("--mode", "--out") or arg.startswith(("--mode=", "--out=")):
+            option, _, value = arg.partition("=")
+            if not value:
+                if not args:
+                    raise UsageError(f"{option} needs a value")
+                value = args.pop(0)
+            if option == "--mode":
+                mode = _checked_mode(value, "--mode")
+            else:
+                out = Path(value)
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option {arg}")
+        else:
+            names.append(arg)
+    if docs and out is not None:
+        raise UsageError("--docs and --out name two different files: give one")
+    if mode is None and env_mode and env_mode.strip():
+        mode = _checked_mode(env_mode, "BENCH_MODE")
+    return Options(tuple(names), mode or ("full" if docs else "quick"), DOC if docs else (out or RESULTS), docs)
+
+
+def _checked_mode(value: str, where: str) -> str:
+    mode = value.strip().lower()
+    if mode not in MODES:
+        raise UsageError(f"{where} must be one of {', '.join(MODES)}, not {value!r}")
+    return mode
+
+
+def header(now_text: str, machine: str, mode: str, docs: bool) -> str:
+    """The document's opening: what produced it, how to reproduce it, and that it is generated."""
+    where = ("This file holds the documented figures: `make bench-docs` (`python -m bench --docs`, full mode) "
+             "rewrites it." if docs else
+             "This file is a local result (not tracked): `make bench` writes it in quick mode, `make bench-full` "
+             "in full mode; `make bench-docs` writes the documented figures to docs/benchmarks.md.")
+    rerun = "make bench-docs" if docs else "make bench"
+    return (
+        "# Benchmarks\n\n"
+        f"{where} Quick mode (`BENCH_MODE=quick`, the default) runs every measurement at sizes that finish in "
+        "minutes; full mode (`BENCH_MODE=full`) at the sizes and repeats the documented figures come from. "
+        f'`{rerun} BENCH="<name> ..."` reruns only the named benchmarks and keeps the other sections; each '
+        "section says which mode produced it. Do not edit by hand: the next run rewrites this file. A benchmark "
+        "is a module `bench/<name>.py` with `run() -> str` (markdown); see `bench/__init__.py`.\n\n"
+        f"Last run: {now_text} UTC in {mode} mode on {machine}. Figures from a shared development machine are "
+        "indicative: compare ratios and counts, not absolute times.\n"
+    )
+
+
+def stamp(now_text: str, machine: str, mode: str, seconds: float) -> str:
+    """The line closing a section: when, in which mode and where it was measured."""
+    return f"_Measured {now_text} UTC in {mode} mode (`BENCH_MODE={mode}`) on {machine}; took {seconds:.0f} s._"
+
 
 def defines_run(source: str) -> bool:
     """Whether a module's source has a top-level `def run(...)` (found without importing the module)."""

@@ -21,9 +21,6 @@ def yuan(cents: int) -> str:
 def render_pdf(doc: ReceiptDocument) -> bytes:
     """Draw the receipt. Chinese text uses the built-in CID font STSong-Light; numbers and ids use Helvetica
     so they stay machine-readable (copy, search, text extraction)."""
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -88,15 +85,52 @@ def render_pdf(doc: ReceiptDocument) -> bytes:
     c.drawString(50, y, "扫描二维码或访问以下地址，可核验本收据的真实性：")
     c.setFont("Helvetica", 8)
     c.drawString(50, y - 14, doc.verify_url)
-    qr = QrCodeWidget(doc.verify_url)
-    x0, y0, x1, y1 = qr.getBounds()
     size = 120
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(qr)
-    renderPDF.draw(drawing, c, width - 50 - size, 40)
+    draw_qr(c, qr_modules(doc.verify_url), width - 50 - size, 40, size)
     c.showPage()
     c.save()
     return buffer.getvalue()
+
+
+QUIET_MODULES = 4  # the light margin a QR code needs around it, in modules (the standard's minimum)
+
+
+def qr_modules(text: str) -> list[list[bool]]:
+    """The QR code of `text` as rows of dark (True) and light modules, top row first (error correction L, the
+    smallest version that holds it; reportlab's encoder, which also picks the mask)."""
+    from reportlab.graphics.barcode import qrencoder
+
+    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.L)
+    code.addData(text)
+    code.make()
+    return [[bool(module) for module in row] for row in code.modules]
+
+
+def dark_runs(row: list[bool]) -> list[tuple[int, int]]:
+    """(first column, length) of each run of dark modules in a row."""
+    runs, start = [], None
+    for column, dark in enumerate([*row, False]):
+        if dark and start is None:
+            start = column
+        elif not dark and start is not None:
+            runs.append((start, column - start))
+            start = None
+    return runs
+
+
+def draw_qr(c: Any, modules: list[list[bool]], x: float, y: float, size: float) -> None:
+    """Draw the code in the `size` square whose lower left corner is (x, y), quiet margin included, as one
+    filled path of one rectangle per horizontal run (one fill: no seams between touching modules either)."""
+    module = size / (len(modules) + 2 * QUIET_MODULES)
+    path = c.beginPath()
+    for row_index, row in enumerate(modules):
+        bottom = y + size - (row_index + QUIET_MODULES + 1) * module
+        for start, length in dark_runs(row):
+            path.rect(x + (start + QUIET_MODULES) * module, bottom, length * module, module)
+    c.saveState()
+    c.setFillColorRGB(0, 0, 0)
+    c.drawPath(path, stroke=0, fill=1)
+    c.restoreState()
 
 
 

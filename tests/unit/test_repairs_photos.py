@@ -122,3 +122,92 @@ def test_importing_the_app_does_not_import_pillow():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=600)  # a hang guard only: a cold import on a loaded machine is slow
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# -- memory: every accepted input stays under the processor's budget ------------------------------------------
+
+MEMORY_BUDGET_MIB = 300
+
+
+@pytest.mark.parametrize("name", ["png-24mp-rgba", "jpeg-21mp-progressive-cmyk"])
+def test_the_worst_accepted_inputs_stay_under_the_memory_budget(tmp_path, name):
+    """The largest PNG (24 MP, RGBA: no reduced decoding) and the heaviest progressive JPEG under the coefficient
+    cap, each processed in a fresh process: its peak RSS is Pillow's and ours, nothing else (allocations are
+    deterministic; the margin is tens of MiB)."""
+    from bench.photo_processing import WORST_CASES, measure_case
+
+    case = next(case for case in WORST_CASES if case.name == name)
+    result, _ = measure_case(case, tmp_path, repeat=1)
+    assert result["outcome"].startswith("ready")
+    assert result["peak_rss_mib"] < MEMORY_BUDGET_MIB
+
+
+def _progressive_jpeg(width: int, height: int, mode: str = "CMYK", progressive: bool = True) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, (width, height), (10, 20, 30, 40)[:len(mode)]).save(out, "JPEG", progressive=progressive)
+    return out.getvalue()
+
+
+def test_a_progressive_jpeg_too_large_to_decode_within_the_budget_is_rejected(env):
+    """22.6 MP of progressive CMYK needs 173 MiB of coefficients however small it is decoded: refused before
+    decoding, with the same reason as any other oversized picture. The same picture stored sequentially passes."""
+    repairs, store, processor = env
+    for photo_id, progressive in (("p1", True), ("p2", False)):
+        photo = repairs.add_pending_photo("r1", photo_id)
+        store.put(photo.upload_key, _progressive_jpeg(5800, 3900, progressive=progressive), "image/jpeg")
+        processor.process(photo.upload_key)
+    assert repairs.get_photo("r1", "p1").status == "rejected"
+    assert repairs.get_photo("r1", "p1").reason == "too_many_pixels"
+    assert repairs.get_photo("r1", "p2").status == "ready"
+
+
+def test_a_progressive_jpeg_under_the_coefficient_cap_is_processed(env):
+    repairs, store, processor = env
+    photo = repairs.add_pending_photo("r1", "p1")
+    store.put(photo.upload_key, _progressive_jpeg(4000, 3000, "RGB"), "image/jpeg")
+    assert processor.process(photo.upload_key) == "ready"
+    size = exif_of(store.objects[repairs.get_photo("r1", "p1").processed_key][0])["size"]
+    assert 1600 <= max(size) <= 2048
+
+
+def _png_pixel(image_bytes: bytes, content_type: str = "image/png") -> tuple:
+    import io
+
+    from PIL import Image
+
+    clean = PillowCodec().clean(image_bytes, content_type)
+    with Image.open(io.BytesIO(clean.image)) as image:
+        return image.convert("RGB").getpixel((image.width // 2, image.height // 2))
+
+
+def test_a_16_bit_grey_png_keeps_its_grey():
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("I;16", (300, 200), 0x8000).save(out, "PNG")
+    assert all(abs(value - 128) <= 2 for value in _png_pixel(out.getvalue()))  # not clipped to white
+
+
+def test_a_transparent_png_is_shown_on_white():
+    # png() is (10, 200, 30) at alpha 128: half of it over white.
+    assert all(abs(got - want) <= 3 for got, want in zip(_png_pixel(png()), (132, 227, 142), strict=True))
+
+
+def test_the_orientation_of_a_png_is_applied():
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.new("RGBA", (300, 200), (1, 2, 3, 255)).save(out, "PNG", exif=exif.tobytes())
+    clean = PillowCodec().clean(out.getvalue(), "image/png")
+    assert (clean.width, clean.height) == (200, 300)
+    assert exif_of(clean.image)["size"] == (200, 300) and exif_of(clean.image)["exif"] == {}

@@ -17,6 +17,7 @@ from chalicelib.domain.repairs import (
     STATUSES,
     WORK_STATUSES,
     NewRepair,
+    PhotoView,
     Repair,
     RepairDetails,
 )
@@ -31,6 +32,9 @@ Kind = Literal["repair", "housekeeping", "parcel", "other"]
 Status = Literal["submitted", "assigned", "accepted", "in_progress", "completed", "cancelled", "rejected"]
 ActorRole = Literal["owner", "staff", "technician", "admin"]
 PhotoStatus = Literal["pending", "ready", "rejected"]
+# Why a photo was refused: the file is larger than allowed, not a JPEG/PNG, not a readable image, or has more
+# pixels (or, for a progressive JPEG, needs more decoding memory) than the processor accepts.
+RejectReason = Literal["size", "content_type", "not_an_image", "too_many_pixels"]
 
 
 # -- requests ---------------------------------------------------------------------------------------------
@@ -127,6 +131,7 @@ class RepairPhoto(TypedDict):
     status: PhotoStatus
     url: NotRequired[str]
     thumbnail_url: NotRequired[str]
+    reason: NotRequired[RejectReason]  # rejected photos only
 
 
 class Assignee(TypedDict):
@@ -177,10 +182,12 @@ def repair_json(repair: Repair) -> RepairSummary:
     return data
 
 
-def _photo_json(photo_id: str, status: str, url: str | None, thumbnail_url: str | None) -> RepairPhoto:
-    photo = RepairPhoto(photo_id=photo_id, status=status)  # type: ignore[typeddict-item]
-    if url:  # only ready photos have links (both of them)
-        photo["url"], photo["thumbnail_url"] = url, thumbnail_url or ""
+def _photo_json(view: PhotoView) -> RepairPhoto:
+    photo = RepairPhoto(photo_id=view.photo_id, status=view.status)  # type: ignore[typeddict-item]
+    if view.url:  # only ready photos have links (both of them)
+        photo["url"], photo["thumbnail_url"] = view.url, view.thumbnail_url or ""
+    if view.reason:
+        photo["reason"] = view.reason  # type: ignore[typeddict-item]
     return photo
 
 
@@ -188,7 +195,7 @@ def details_json(details: RepairDetails) -> RepairDetail:
     assignee = details.assignee
     return RepairDetail(
         **repair_json(details.repair),
-        photos=[_photo_json(p.photo_id, p.status, p.url, p.thumbnail_url) for p in details.photos],
+        photos=[_photo_json(p) for p in details.photos],
         assignee=Assignee(user_id=assignee.user_id, name=assignee.name,
                           phone=mask_phone(assignee.phone)) if assignee else None)
 

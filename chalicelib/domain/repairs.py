@@ -202,6 +202,7 @@ class PhotoView:
     status: str
     url: str | None = None
     thumbnail_url: str | None = None
+    reason: str | None = None  # why a rejected photo was refused (see `RejectReason` in api/repairs.py)
 
 
 @dataclass(frozen=True)
@@ -330,7 +331,8 @@ class RepairService:
                                         self._uploads.presign_get(photo.processed_key, PHOTO_URL_EXPIRES_IN),
                                         self._uploads.presign_get(photo.thumbnail_key, PHOTO_URL_EXPIRES_IN)))
             else:
-                photos.append(PhotoView(photo.photo_id, photo.status))
+                photos.append(PhotoView(photo.photo_id, photo.status,
+                                        reason=photo.reason if photo.status == "rejected" else None))
         assignee = self._accounts.get(repair.assignee_id) if repair.assignee_id else None
         return RepairDetails(repair, photos, assignee)
 

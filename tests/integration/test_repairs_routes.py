@@ -150,7 +150,8 @@ def test_processor_rejects_a_bomb_and_deletes_it(api, world):
     key = photo["upload"]["fields"]["key"]
     upload_and_process(api, key, png_bomb(), "image/png")
     detail = world.api.get(f"/repairs/{repair_id}", token=owner.token).body
-    assert detail["photos"] == [{"photo_id": photo["photo_id"], "status": "rejected"}]
+    # the owner is told why (the app shows it in Chinese): here, more pixels than the processor accepts
+    assert detail["photos"] == [{"photo_id": photo["photo_id"], "status": "rejected", "reason": "too_many_pixels"}]
     assert s3().list_objects_v2(Bucket=bucket(), Prefix=key).get("KeyCount") == 0
 
 

@@ -78,5 +78,6 @@ class JobProgress(Protocol):
         """Create the record at step 0 with `state` unless it exists; return the stored record either way."""
 
     def advance(self, job_id: str, step: int, state: dict[str, Any], done: bool) -> bool:
-        """Record that step `step` is done (the record moves to `step + 1` with `state`) if it is still at
-        `step`; False when another invocation already did (this one must stop)."""
+        """Record that step `step` is done (the record moves to `step + 1` with `state`, finished if `done`)
+        if it is still at `step`; False when another invocation already did (this one must stop). Advancing a
+        finished record starts the job again, its steps numbered on."""

@@ -140,7 +140,7 @@ class ReminderSummary:
     they appear on, and `seen_earlier` counts those an earlier step of the run already handled."""
 
     day: str
-    status: str = "done"  # done | continued | already_done | stale | superseded
+    status: str = "done"  # done | continued | stale | superseded
     step: int = 0  # the run's next step after this invocation
     pages: int = 0
     bills: int = 0
@@ -191,9 +191,14 @@ class FeeReminders:
         day = business_today(self._clock()).isoformat()
         if dry_run:
             return self._dry_run(day, progress)
-        record = self._log.begin(run_id(day), {"shard": 0, "start": None})
+        start = {"shard": 0, "start": None}
+        record = self._log.begin(run_id(day), start)
         if record.done:
-            return ReminderSummary(day, status="already_done", step=record.step)
+            # Run again today (the schedule fired twice, an operator's re-run): another pass, its steps
+            # numbered on, so it recognises every claim of the first as made by an earlier step.
+            if not self._log.advance(run_id(day), record.step, start, False):
+                return ReminderSummary(day, status="superseded", step=record.step)
+            record = Progress(record.step + 1, start)
         return self._steps(day, record, budget or Budget.unlimited(), jobs, progress)
 
     def resume(self, day: str, step: int, *, budget: Budget, jobs: Continuations | None) -> ReminderSummary:

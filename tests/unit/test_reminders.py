@@ -155,9 +155,8 @@ def test_rerun_the_same_day_enqueues_nobody_twice():
     for payload in outbox.sent:  # the sender drains the queue
         log.start_send(payload["user_id"], payload["day"])
     first = len(outbox.sent)
-    job._log.records.clear()  # a second run of the day, as the CLI or a retried schedule would start it
-    summary = job.run()
-    assert len(outbox.sent) == first and summary.enqueued == 0 and summary.skipped_recent == 2
+    summary = job.run()  # a second run of the day, as the CLI or a retried schedule would start it
+    assert len(outbox.sent) == first and summary.enqueued == 0 and summary.seen_earlier == 2
 
 
 def test_owners_reminded_in_the_last_seven_days_are_skipped():
@@ -264,8 +263,10 @@ def test_a_run_bigger_than_one_invocation_reminds_every_owner_once_with_all_thei
     # each text covers both bills although they were read on different pages (shards 3 and 11)
     assert {t for _, t in phone.texts} == {"【物业】您有2笔费用待缴（其中1笔已逾期），合计107.00元，"
                                            "请登录业主App及时缴纳。如已缴纳请忽略本短信。"}
-    # nothing more to do today: a second schedule run finds the run done
-    assert _job(source, log, outbox).run(budget=Budget(5.0), jobs=jobs).status == "already_done"
+    # a second run the same day (the schedule fired twice) enqueues nobody again
+    again = _invocations(_job(source, log, outbox), jobs, _timed(source, 2.0, 5.0))
+    assert sum(s.enqueued + s.resumed for s in again) == 0 and again[-1].status == "done"
+    assert len(outbox.sent) == len(texted)
 
 
 def test_a_duplicated_continuation_sends_and_enqueues_nothing_extra():

@@ -73,7 +73,7 @@ class DynamoJobProgress:
             update_once(JobProgressModel(job_id),
                         [JobProgressModel.step.set(step + 1), JobProgressModel.state.set(_json(state)),
                          JobProgressModel.done.set(done)],
-                        (JobProgressModel.step == step) & (JobProgressModel.done == False))  # noqa: E712
+                        JobProgressModel.step == step)
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False

@@ -24,13 +24,16 @@ SHARE_OF_REMAINING = 0.5
 
 class Budget:
     """Whether another step may start in this invocation: a time allowance (read from `clock`, a monotonic
-    clock in seconds) and optionally a number of steps. A step is started only while both remain."""
+    clock in seconds) and optionally a number of steps. A step is started only while both remain and the
+    longest step so far would still end within the allowance (the first step always may, if time is left)."""
 
     def __init__(self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic,
                  max_steps: int | None = None):
         self._seconds = seconds
         self._clock = clock
         self._started = clock()
+        self._last = self._started
+        self._longest = 0.0
         self._max_steps = max_steps
         self.steps = 0
 
@@ -50,12 +53,18 @@ class Budget:
         return cls(seconds, clock=clock)
 
     def step_done(self) -> None:
+        now = self._clock()
+        self._longest = max(self._longest, now - self._last)
+        self._last = now
         self.steps += 1
 
     def left(self) -> bool:
         if self._max_steps is not None and self.steps >= self._max_steps:
             return False
-        return self._seconds is None or self._clock() - self._started < self._seconds
+        if self._seconds is None:
+            return True
+        elapsed = self._clock() - self._started
+        return elapsed < self._seconds and elapsed + self._longest <= self._seconds
 
     def elapsed(self) -> float:
         return self._clock() - self._started

@@ -37,6 +37,12 @@ def test_without_a_context_the_default_applies():
     assert _steps_until_spent(Budget.for_invocation(None, clock=clock), clock) == 4
 
 
+def test_no_step_starts_that_the_longest_so_far_says_would_overrun():
+    clock = StepClock(6.0)
+    budget = Budget(10.0, clock=clock)
+    assert _steps_until_spent(budget, clock) == 1 and clock.now == 6.0  # a second 6 s step would end at 12 s
+
+
 def test_nothing_left_means_no_step_and_a_step_limit_is_kept():
     assert not Budget.for_invocation(Context(0)).left()
     clock = StepClock(0.0)

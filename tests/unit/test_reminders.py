@@ -298,7 +298,7 @@ def test_a_continuation_cut_off_mid_page_resumes_and_texts_everyone_once():
 
     outbox = Flaky()
     job = _job(source, log, outbox)
-    budget = _timed(source, 1.0, 2.5)
+    budget = _timed(source, 1.0, 3.0)  # three pages a call
     first = job.run(budget=budget(), jobs=jobs)
     kind, payload, _ = jobs.sent.pop(0)
     with pytest.raises(TimeoutError):

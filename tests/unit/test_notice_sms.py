@@ -169,7 +169,7 @@ def test_a_duplicated_continuation_queues_and_sends_nothing_extra():
     s = Setup(per_second=20)
     phones = [s.owner(f"o{i:04d}") for i in range(UNITS_PER_PAGE * 5)]
     clock = StepClock(0)
-    budget = _bounded(1.0, 1.5, clock, s)  # two pages an invocation
+    budget = _bounded(1.0, 1.5, clock, s)  # one page an invocation
     s.publish()
     original = s.jobs.send
 

@@ -253,7 +253,7 @@ def _timed(source: Source, seconds_per_page: float, budget_seconds: float):
 
 def test_a_run_bigger_than_one_invocation_reminds_every_owner_once_with_all_their_bills():
     source, log, outbox, jobs = _town(450), Log(), Outbox(), FakeJobQueue()
-    summaries = _invocations(_job(source, log, outbox), jobs, _timed(source, 2.0, 5.0))  # 3 pages a call
+    summaries = _invocations(_job(source, log, outbox), jobs, _timed(source, 2.0, 5.0))  # 2 pages a call
     assert len(summaries) > 3 and all(s.pages <= 3 for s in summaries)
     assert [s.status for s in summaries][-1] == "done"
     assert all(s.status == "continued" for s in summaries[:-1])
@@ -272,7 +272,7 @@ def test_a_run_bigger_than_one_invocation_reminds_every_owner_once_with_all_thei
 def test_a_duplicated_continuation_sends_and_enqueues_nothing_extra():
     source, log, outbox, jobs = _town(300), Log(), Outbox(), FakeJobQueue()
     job = _job(source, log, outbox)
-    budget = _timed(source, 1.0, 1.5)  # two pages a call
+    budget = _timed(source, 1.0, 1.5)  # one page a call
     original = jobs.send
 
     def twice(kind, payload, *, delay_seconds=0):

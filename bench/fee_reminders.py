@@ -166,8 +166,9 @@ def _drain_line(owners: int) -> str:
     return (f"- Sending is the `sms-outbox` consumer's work, at the shipped settings: `SMS_RATE_PER_SECOND` = "
             f"{rate}, consumer `maximum_concurrency` = `max(2, ceil(rate / 10))` = {concurrency}, batches of 10 "
             f"sent in about a second each: **{per_second} texts/s**, so {owners:,} texts drain in "
-            f"**{seconds:,.0f} s ≈ {seconds / 60:.0f} minutes** (the SNS default for an account is 20 SMS a "
-            "second; a faster drain needs a quota increase first, then a higher `SMS_RATE_PER_SECOND`).")
+            f"**{seconds:,.0f} s ≈ {seconds / 60:.0f} minutes**. `SMS_RATE_PER_SECOND` must not exceed the SMS "
+            "rate SNS allows the account: a faster drain needs a higher account quota first, then a higher "
+            "setting.")
 
 
 def run() -> str:
@@ -203,11 +204,13 @@ def run() -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "An invocation stops at its budget and continues on the jobs queue: its time is bounded by the budget "
-        "plus one page, whatever the number of owners; the number of invocations grows with it.",
+        "An invocation starts no page that the longest page so far says would end past its budget, then "
+        "continues on the jobs queue: its work is bounded (pages, texts, calls) whatever the number of owners, "
+        "and only the number of invocations grows. Wall times are moto's on a shared machine, where one page "
+        "(about 200 calls) can take longer than the whole budget; CPU time includes the in-process emulator.",
         "",
         f"- {first.owners:,} owners: {first.summary.get('enqueued', 0):,} texts queued, one per owner "
-        f"({first.summary.get('skipped_opted_out', 0):,} opt-out skips, "
+        f"({first.summary.get('skipped_opted_out', 0):,} opt-out skips, counted on each page an owner is met, "
         f"{first.summary.get('seen_earlier', 0):,} owners met again on their second bill's page and recognised). "
         f"AWS calls: {ops}.",
         f"- One publish per bill (baseline, {first.owners:,} owners, one process): "

@@ -18,6 +18,7 @@ NOTICE_SMS_QUEUE = "notice-sms"  # one message per owner to text about an urgent
 # Job kinds: the producer enqueues `deps.jobs().send(KIND, payload)`, `chalicelib/routes.py` names the handler.
 BILLING_RUN_JOB = "billing-run"
 PAYMENT_RECEIPT_JOB = "payment-receipt"
-FEE_REMINDER_JOB = "fee-reminder"
+FEE_REMINDER_JOB = "fee-reminder"  # one owner's text, on the paced sms-outbox queue
+FEE_REMINDER_RUN_JOB = "fee-reminder-run"  # the next steps of a day's reminder run
 NOTICE_SMS_JOB = "notice-sms"
 REPAIR_SMS_JOB = "repair-sms"

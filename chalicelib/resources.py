@@ -112,6 +112,7 @@ def table_models() -> list[type[Model]]:
     from chalicelib.adapters.dynamo.billing_models import BILLING_MODELS
     from chalicelib.adapters.dynamo.board import BOARD_MODELS
     from chalicelib.adapters.dynamo.household import HOUSEHOLD_MODELS
+    from chalicelib.adapters.dynamo.jobs import JOB_MODELS
     from chalicelib.adapters.dynamo.messages import MESSAGES_MODELS
     from chalicelib.adapters.dynamo.models import PLATFORM_MODELS
     from chalicelib.adapters.dynamo.notices import NOTICE_MODELS
@@ -119,4 +120,4 @@ def table_models() -> list[type[Model]]:
     from chalicelib.adapters.dynamo.repairs import REPAIR_MODELS
 
     return [*PLATFORM_MODELS, *AUTH_MODELS, *REPAIR_MODELS, *HOUSEHOLD_MODELS, *MESSAGES_MODELS, *BOARD_MODELS,
-            *BILLING_MODELS, *REMINDER_MODELS, *NOTICE_MODELS]
+            *BILLING_MODELS, *REMINDER_MODELS, *NOTICE_MODELS, *JOB_MODELS]

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from chalicelib.names import BILLING_RUN_JOB, FEE_REMINDER_JOB, NOTICE_SMS_JOB, PAYMENT_RECEIPT_JOB, REPAIR_SMS_JOB
+from chalicelib.names import (
+    BILLING_RUN_JOB,
+    FEE_REMINDER_JOB,
+    FEE_REMINDER_RUN_JOB,
+    NOTICE_SMS_JOB,
+    PAYMENT_RECEIPT_JOB,
+    REPAIR_SMS_JOB,
+)
 
 OWNER = frozenset({"owner"})
 STAFF = frozenset({"staff", "admin"})
@@ -171,6 +178,7 @@ JOBS: dict[str, str] = {
     BILLING_RUN_JOB: "billing.billing_run",
     PAYMENT_RECEIPT_JOB: "billing.payment_receipt",
     FEE_REMINDER_JOB: "reminders.send_fee_reminder",
+    FEE_REMINDER_RUN_JOB: "reminders.continue_fee_reminders",
     NOTICE_SMS_JOB: "notices.fan_out_notice_sms",
     REPAIR_SMS_JOB: "repairs.send_repair_sms",
 }

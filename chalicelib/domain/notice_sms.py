@@ -2,8 +2,10 @@
 
 Fan-out: `fan_out(notice_id)` pages the community's units (`by-community` index), reads their owners' accounts
 in batches, keeps the owners in the audience who did not opt out, and queues one message per owner in SQS
-batches of 10, spaced by `DelaySeconds` so SNS sees at most `per_second` texts a second. SQS delays stop at
-15 minutes, so a run queues at most 900 × `per_second` messages and re-queues itself to continue.
+batches of 10, spaced by `DelaySeconds` so SNS sees at most `per_second` texts a second: message n is due
+n / `per_second` seconds after the fan-out's origin, whichever invocation queues it. One page of units is one
+step (`domain.jobs`): an invocation stops when its budget is spent, or when the queue is already
+`MAX_LEAD` seconds ahead of the texts (SQS delays stop at 15 minutes), and re-queues itself to continue.
 
 Delivery: each message first claims `(notice_id, user_id)` with a conditional put; only the claimant texts.
 A retried fan-out or a redelivered message therefore never texts an owner twice. If SNS refuses, the claim is
@@ -18,11 +20,18 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.ids import iso, utcnow
+from chalicelib.domain.jobs import Budget, JobProgress
 from chalicelib.domain.notices import JobQueue, Notice, NoticeStore, Reader, due_in_seconds, sms_text
 from chalicelib.names import NOTICE_SMS_JOB
+from chalicelib.observability import logger
 
 MAX_SQS_DELAY = 900
 UNITS_PER_PAGE = 100
+# Stop queueing when the next text is due this far ahead: the rest of the 15-minute delay window is room
+# for the page in hand (100 units' owners take 5 s at 20/s), so no delay ever needs clamping.
+MAX_LEAD = MAX_SQS_DELAY // 2
+# ... and come back this long before the queued texts run out, so sending never stalls on the continuation.
+RESUME_LEAD = 60
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ class SmsQueue(Protocol):
         """Queue messages in batches of 10; return the number of SendMessageBatch calls."""
 
 
-class SentLog(Protocol):
+class SentLog(JobProgress, Protocol):
     def claim(self, notice_id: str, user_id: str, at: str) -> bool:
         """Record that this owner is being texted for this notice; False if someone already did."""
 
@@ -63,11 +72,20 @@ class SmsSender(Protocol):
 
 @dataclass
 class FanOutResult:
+    """What one invocation of the fan-out did."""
+
     queued: int = 0
     skipped_opt_out: int = 0
     pages: int = 0
     continued: bool = False
-    status: str = "done"
+    status: str = "done"  # done | continued | scheduled | expired | not_applicable | already_done | stale | superseded
+    step: int = 0  # the fan-out's next step after this invocation
+    continue_in: int = 0  # the continuation's delay (s)
+
+
+def fan_out_id(notice_id: str) -> str:
+    """The progress record of a notice's fan-out."""
+    return f"notice-sms#{notice_id}"
 
 
 class NoticeSms:
@@ -82,8 +100,13 @@ class NoticeSms:
         self._per_second = per_second
         self._clock = clock
 
-    def fan_out(self, notice_id: str, start: dict[str, Any] | None = None) -> FanOutResult:
-        """Queue one SMS per owner in the notice's audience (idempotent: deliveries are deduplicated)."""
+    def fan_out(self, notice_id: str, step: int | None = None, budget: Budget | None = None) -> FanOutResult:
+        """Queue one SMS per owner in the notice's audience, a page of units per step, within `budget`.
+
+        `step` None starts the fan-out (or picks it up where its record stands); a continuation names the
+        step it was sent for and goes on from the record; once the fan-out is done, messages do nothing.
+        Deliveries are deduplicated, so a page queued twice (a cut-off step, a duplicate) texts nobody twice.
+        """
         result = FanOutResult()
         notice = self._notices.get(notice_id)
         now = self._clock()
@@ -99,24 +122,54 @@ class NoticeSms:
         if not notice.live(iso(now)):
             result.status = "expired"
             return result
-        window = MAX_SQS_DELAY * self._per_second
-        seen: set[str] = set()
-        position = start
-        while True:
-            readers, position = self._owners.owners_page(notice.community_id, position, UNITS_PER_PAGE)
-            result.pages += 1
-            batch = self._messages(notice, readers, seen, result)
-            self._queue.send(batch)
-            if position is None:
+        job = fan_out_id(notice_id)
+        if step is None:
+            record = self._sent.begin(job, {"cursor": None, "queued": 0, "origin": iso(now)})
+        else:
+            # Whatever step the message names, go on from the record: a redelivery after a cut-off invocation
+            # picks up where it stopped, a duplicate beside the live one loses the next `advance` and stops.
+            record = self._sent.load(job)
+            if record is None:
+                result.status = "stale"
                 return result
-            if result.queued >= window:
-                self._jobs.send(NOTICE_SMS_JOB, {"notice_id": notice_id, "start": position},
-                                delay_seconds=MAX_SQS_DELAY)
-                result.continued = True
+        result.step = record.step
+        if record.done:
+            result.status = "already_done" if step is None else "stale"
+            return result
+        return self._steps(notice, record.step, dict(record.state), budget or Budget.unlimited(), result)
+
+    def _steps(self, notice: Notice, step: int, state: dict[str, Any], budget: Budget,
+               result: FanOutResult) -> FanOutResult:
+        origin = datetime.fromisoformat(state["origin"].replace("Z", "+00:00"))
+        seen: set[str] = set()
+        while True:
+            lead = self._lead(origin, int(state["queued"]))
+            if lead > MAX_LEAD or not budget.left():
+                result.continue_in = min(max(0, lead - RESUME_LEAD), MAX_SQS_DELAY)
+                self._jobs.send(NOTICE_SMS_JOB, {"notice_id": notice.notice_id, "step": step},
+                                delay_seconds=result.continue_in)
+                result.continued, result.status = True, "continued"
+                return result
+            readers, cursor = self._owners.owners_page(notice.community_id, state["cursor"], UNITS_PER_PAGE)
+            batch = self._messages(notice, readers, seen, origin, int(state["queued"]), result)
+            self._queue.send(batch)
+            state = {**state, "cursor": cursor, "queued": int(state["queued"]) + len(batch)}
+            if not self._sent.advance(fan_out_id(notice.notice_id), step, state, cursor is None):
+                result.status = "superseded"  # a duplicate of this invocation did this step and goes on
+                return result
+            step, result.step, result.pages = step + 1, step + 1, result.pages + 1
+            budget.step_done()
+            if cursor is None:
                 return result
 
-    def _messages(self, notice: Notice, readers: Iterable[Reader], seen: set[str],
-                  result: FanOutResult) -> list[SmsMessage]:
+    def _lead(self, origin: datetime, sequence: int) -> int:
+        """Seconds from now until message number `sequence` of the fan-out is due."""
+        elapsed = int((self._clock() - origin).total_seconds())
+        return sequence // self._per_second - elapsed
+
+    def _messages(self, notice: Notice, readers: Iterable[Reader], seen: set[str], origin: datetime,
+                  sequence: int, result: FanOutResult) -> list[SmsMessage]:
+        """This page's messages, message `sequence + i` delayed until its slot at the configured rate."""
         text = sms_text(notice.title)
         out = []
         for reader in readers:
@@ -126,9 +179,12 @@ class NoticeSms:
             if not reader.sms_notices:
                 result.skipped_opt_out += 1
                 continue
-            delay = min(result.queued // self._per_second, MAX_SQS_DELAY)
+            delay = max(0, self._lead(origin, sequence + len(out)))
+            if delay > MAX_SQS_DELAY:  # a page far larger than MAX_SQS_DELAY - MAX_LEAD allows for
+                logger.warning("notice sms delay clamped", extra={"notice_id": notice.notice_id})
+                delay = MAX_SQS_DELAY
             out.append(SmsMessage(notice.notice_id, reader.user_id, reader.phone, text, delay))
-            result.queued += 1
+        result.queued += len(out)
         return out
 
     def deliver(self, message: dict[str, str], notices: dict[str, Notice | None]) -> str:

@@ -1,7 +1,9 @@
 """Fee reminders (issue 8): who gets one today, what it says, and the once-a-week, once-a-day guarantees.
 
-At the scale of a large property company the limit is the SMS rate, not compute: the job finds open bills
-through a sparse, sharded index, folds them into one text per owner, and hands the texts to a paced sender.
+At the scale of a large property company the limit is the SMS rate, not compute: the job pages through open
+bills in a sparse, sharded index, one page per step and a bounded number of steps per invocation (continued on
+the jobs queue), folds each page's owners' open bills into one text per owner, and hands the texts to a paced
+sender.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.names import FEE_REMINDER_JOB
+from chalicelib.domain.jobs import Budget, JobProgress, Progress
+from chalicelib.names import FEE_REMINDER_JOB, FEE_REMINDER_RUN_JOB
 
 DUE_SOON_DAYS = 3
 QUIET_DAYS = 7  # an owner reminded within the last 7 days is skipped
 JOB_TIMEZONE = "Asia/Shanghai"
 SHARDS = 16
+PAGE_BILLS = 100  # open bills read per step (one index Query page; BatchGetItem takes 100 keys)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Recipient:
     user_id: str
     phone: str
     sms_reminders: bool
+    unit_ids: frozenset[str] = frozenset()  # the units the account lists (its bills are read by unit)
 
 
 @dataclass
@@ -85,12 +90,22 @@ def reminder_text(due: OwnerDue) -> str:
             "请登录业主App及时缴纳。如已缴纳请忽略本短信。")
 
 
-class ReminderLog(Protocol):
-    def recent(self, user_ids: list[str]) -> dict[str, tuple[str, bool]]:
-        """For each user with a record: (last reminder day, still pending send)."""
+@dataclass(frozen=True)
+class LogEntry:
+    """An owner's reminder record: the day of the last reminder, whether its text is still to be sent, and
+    the step of that day's run that claimed it (None for claims made before runs had steps)."""
 
-    def claim(self, user_id: str, day: str, quiet_since: str) -> bool:
-        """Record today's reminder unless one was made on or after `quiet_since`; False if not claimed."""
+    day: str
+    pending: bool
+    step: int | None = None
+
+
+class ReminderLog(JobProgress, Protocol):
+    def recent(self, user_ids: list[str]) -> dict[str, LogEntry]:
+        """The records of the users who have one."""
+
+    def claim(self, user_id: str, day: str, quiet_since: str, step: int) -> bool:
+        """Record today's reminder (claimed by `step`) unless one was made on or after `quiet_since`."""
 
     def start_send(self, user_id: str, day: str) -> bool:
         """Flip today's pending reminder to sending; False if it was already sent (never text twice)."""
@@ -100,7 +115,13 @@ class ReminderLog(Protocol):
 
 
 class ReminderSource(Protocol):
-    def open_bills_due_by(self, limit: str, shard: str) -> Iterable[OpenBill]: ...
+    def open_bills_page(self, limit: str, shard: str, start: dict[str, Any] | None,
+                        size: int) -> tuple[list[OpenBill], dict[str, Any] | None]:
+        """One page (at most `size`) of a shard's open bills due by `limit`, and where the next one starts."""
+
+    def open_bills_of_units(self, unit_ids: set[str], limit: str) -> list[OpenBill]:
+        """Every open bill of these units due by `limit`."""
+
     def owners_of_units(self, unit_ids: set[str]) -> dict[str, set[str]]: ...
     def recipients(self, user_ids: set[str]) -> dict[str, Recipient]: ...
 
@@ -109,13 +130,24 @@ class Outbox(Protocol):
     def send_many(self, kind: str, payloads: list[dict[str, Any]]) -> int: ...
 
 
+class Continuations(Protocol):
+    def send(self, kind: str, payload: dict[str, Any], *, delay_seconds: int = 0) -> None: ...
+
+
 @dataclass
 class ReminderSummary:
+    """What one invocation did (a day's run is the sum of its invocations); owners are counted per page
+    they appear on, and `seen_earlier` counts those an earlier step of the run already handled."""
+
     day: str
+    status: str = "done"  # done | continued | stale | superseded
+    step: int = 0  # the run's next step after this invocation
+    pages: int = 0
     bills: int = 0
     owners: int = 0
     enqueued: int = 0
     resumed: int = 0
+    seen_earlier: int = 0
     skipped_recent: int = 0
     skipped_opted_out: int = 0
     skipped_no_phone: int = 0
@@ -125,8 +157,25 @@ class ReminderSummary:
         return dict(self.__dict__)
 
 
+def run_id(day: str) -> str:
+    """The progress record of a day's run."""
+    return f"fee-reminders#{day}"
+
+
+def next_position(shard: int, last_key: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where the page after one of `shard` starts: further in the shard, the next shard, or nowhere."""
+    if last_key is not None:
+        return {"shard": shard, "start": last_key}
+    return {"shard": shard + 1, "start": None} if shard + 1 < SHARDS else None
+
+
 class FeeReminders:
-    """Find who to remind today and enqueue their texts. Safe to re-run: nobody is texted twice."""
+    """Find who to remind today and enqueue their texts, one page of open bills per step, in as many
+    invocations as it takes. Safe to re-run, retry or duplicate: nobody is texted twice, nobody is lost.
+
+    A page's owners get a text covering all their open bills (read by unit), so an owner whose bills fall on
+    several pages is reminded on the first and recognised on the others (the claim names its step).
+    """
 
     def __init__(self, source: ReminderSource, log: ReminderLog, outbox: Outbox,
                  clock: Callable[[], datetime]):
@@ -136,57 +185,148 @@ class FeeReminders:
         self._clock = clock
 
     def run(self, *, dry_run: bool = False,
-            progress: Callable[[int, int | None, str], None] | None = None) -> ReminderSummary:
-        today = business_today(self._clock())
-        summary = ReminderSummary(today.isoformat(), dry_run=dry_run)
-        bills: list[OpenBill] = []
-        for shard in range(SHARDS):
-            bills.extend(self._source.open_bills_due_by(due_limit(today), str(shard)))
+            progress: Callable[[int, int | None, str], None] | None = None,
+            budget: Budget | None = None, jobs: Continuations | None = None) -> ReminderSummary:
+        """Start (or pick up) today's run; with a budget, continue through `jobs` when it is spent."""
+        day = business_today(self._clock()).isoformat()
+        if dry_run:
+            return self._dry_run(day, progress)
+        start = {"shard": 0, "start": None}
+        record = self._log.begin(run_id(day), start)
+        if record.done:
+            # Run again today (the schedule fired twice, an operator's re-run): another pass, its steps
+            # numbered on, so it recognises every claim of the first as made by an earlier step.
+            if not self._log.advance(run_id(day), record.step, start, False):
+                return ReminderSummary(day, status="superseded", step=record.step)
+            record = Progress(record.step + 1, start)
+        return self._steps(day, record, budget or Budget.unlimited(), jobs, progress)
+
+    def resume(self, day: str, step: int, *, budget: Budget, jobs: Continuations | None) -> ReminderSummary:
+        """Continue the run of `day` from where its record stands (`step` is the one the message was sent
+        for). A message redelivered after its invocation was cut off finds the record further on and picks
+        up there; a duplicate running beside the live invocation loses the next `advance` and stops; once
+        the run is done every message does nothing."""
+        record = self._log.load(run_id(day))
+        if record is None or record.done:
+            return ReminderSummary(day, status="stale", step=step)
+        return self._steps(day, record, budget, jobs, None)
+
+    def _steps(self, day: str, record: Progress, budget: Budget, jobs: Continuations | None,
+               progress: Callable[[int, int | None, str], None] | None) -> ReminderSummary:
+        summary = ReminderSummary(day, step=record.step)
+        step, position = record.step, record.state
+        while budget.left():
+            shard = int(position["shard"])
+            bills, last_key = self._source.open_bills_page(self._limit(day), str(shard), position.get("start"),
+                                                           PAGE_BILLS)
+            self._remind(day, bills, step, summary, seen=None)
+            following = next_position(shard, last_key)
+            if not self._log.advance(run_id(day), step, following or {}, following is None):
+                summary.status = "superseded"  # a duplicate of this invocation got there first: it goes on
+                return summary
+            step, summary.step, summary.pages = step + 1, step + 1, summary.pages + 1
+            budget.step_done()
             if progress:
-                progress(shard + 1, SHARDS, "finding bills")
-        summary.bills = len(bills)
-        dues = aggregate(bills, self._source.owners_of_units({b.unit_id for b in bills}), today)
-        summary.owners = len(dues)
-        owner_ids = sorted(dues)
-        quiet_since = (today - timedelta(days=QUIET_DAYS - 1)).isoformat()
-        batch: list[dict[str, Any]] = []
-        for start in range(0, len(owner_ids), 100):
-            chunk = owner_ids[start:start + 100]
-            recipients = self._source.recipients(set(chunk))
-            history = self._log.recent(chunk)
-            for user_id in chunk:
-                payload = self._payload(user_id, dues[user_id], recipients.get(user_id), history.get(user_id),
-                                        today.isoformat(), quiet_since, summary, dry_run)
-                if payload is not None:
-                    batch.append(payload)
-            if not dry_run and batch:
-                self._outbox.send_many(FEE_REMINDER_JOB, batch)
-                batch = []
-            if progress:
-                progress(min(start + 100, len(owner_ids)), len(owner_ids), "enqueueing reminders")
+                progress(summary.pages, None, "reminding owners")
+            if following is None:
+                return summary
+            position = following
+        if jobs is None:
+            raise ValueError("a bounded run needs a queue to continue on")
+        jobs.send(FEE_REMINDER_RUN_JOB, {"day": day, "step": step})
+        summary.status = "continued"
         return summary
 
-    def _payload(self, user_id: str, due: OwnerDue, recipient: Recipient | None, last: tuple[str, bool] | None,
-                 day: str, quiet_since: str, summary: ReminderSummary, dry_run: bool) -> dict[str, Any] | None:
+    def _dry_run(self, day: str, progress: Callable[[int, int | None, str], None] | None) -> ReminderSummary:
+        summary = ReminderSummary(day, dry_run=True)
+        seen: set[str] = set()
+        position: dict[str, Any] | None = {"shard": 0, "start": None}
+        while position is not None:
+            shard = int(position["shard"])
+            bills, last_key = self._source.open_bills_page(self._limit(day), str(shard), position.get("start"),
+                                                           PAGE_BILLS)
+            self._remind(day, bills, summary.pages, summary, seen=seen)
+            summary.pages += 1
+            if progress:
+                progress(summary.pages, None, "counting reminders")
+            position = next_position(shard, last_key)
+        return summary
+
+    @staticmethod
+    def _limit(day: str) -> str:
+        return due_limit(date.fromisoformat(day))
+
+    def _remind(self, day: str, bills: list[OpenBill], step: int, summary: ReminderSummary,
+                seen: set[str] | None) -> None:
+        """Claim and enqueue the reminders of one page's owners (`seen` set: a dry run, nothing written)."""
+        summary.bills += len(bills)
+        owners_of = self._source.owners_of_units({b.unit_id for b in bills})
+        owner_ids = sorted({o for owners in owners_of.values() for o in owners})
+        summary.owners += len(owner_ids)
+        if not owner_ids:
+            return
+        quiet_since = (date.fromisoformat(day) - timedelta(days=QUIET_DAYS - 1)).isoformat()
+        history = self._log.recent(owner_ids)
+        wanted: list[str] = []
+        for user_id in owner_ids:
+            entry = history.get(user_id)
+            if (seen is not None and user_id in seen) or (
+                    entry is not None and entry.day == day and entry.step is not None and entry.step < step):
+                summary.seen_earlier += 1  # reminded (or skipped) by an earlier page of this run
+            elif entry is not None and entry.day == day and entry.pending:
+                wanted.append(user_id)  # claimed by this step before it was cut off: enqueue again
+            elif entry is not None and entry.day >= quiet_since:
+                summary.skipped_recent += 1
+            else:
+                wanted.append(user_id)
+            if seen is not None:
+                seen.add(user_id)
+        if not wanted:
+            return
+        recipients = self._source.recipients(set(wanted))
+        dues = self._dues(wanted, recipients, owners_of, day)
+        batch: list[dict[str, Any]] = []
+        for user_id in wanted:
+            payload = self._payload(user_id, dues.get(user_id), recipients.get(user_id), history.get(user_id),
+                                    day, quiet_since, step, summary, seen is not None)
+            if payload is not None:
+                batch.append(payload)
+        if batch:
+            self._outbox.send_many(FEE_REMINDER_JOB, batch)
+
+    def _dues(self, user_ids: list[str], recipients: dict[str, Recipient], owners_of: dict[str, set[str]],
+              day: str) -> dict[str, OwnerDue]:
+        """Everything each owner owes by the limit, over all their units (not only this page's bills)."""
+        units = {u for u, owners in owners_of.items() if owners & set(user_ids)}
+        units |= {u for r in recipients.values() for u in r.unit_ids}
+        extra = units - owners_of.keys()
+        owners = {**owners_of, **(self._source.owners_of_units(extra) if extra else {})}
+        bills = self._source.open_bills_of_units(units, self._limit(day))
+        wanted = set(user_ids)
+        dues = aggregate(bills, {u: owners.get(u, set()) & wanted for u in units}, date.fromisoformat(day))
+        return dues
+
+    def _payload(self, user_id: str, due: OwnerDue | None, recipient: Recipient | None, last: LogEntry | None,
+                 day: str, quiet_since: str, step: int, summary: ReminderSummary,
+                 dry_run: bool) -> dict[str, Any] | None:
         if recipient is None or not recipient.phone:
             summary.skipped_no_phone += 1
             return None
         if not recipient.sms_reminders:
             summary.skipped_opted_out += 1
             return None
+        if due is None or not due.count:
+            return None  # paid between the index page and now
         payload = {"user_id": user_id, "day": day, "phone": recipient.phone, "text": reminder_text(due)}
-        if last is not None and last[0] == day and last[1]:
-            # Claimed today by a run that stopped before its texts were sent: enqueue again; the sender
-            # still sends at most once.
+        if last is not None and last.day == day and last.pending:
+            # Claimed by this step in an attempt that stopped before its texts were enqueued: enqueue again;
+            # the sender still sends at most once.
             summary.resumed += 1
             return payload
-        if last is not None and last[0] >= quiet_since:
-            summary.skipped_recent += 1
-            return None
         if dry_run:
             summary.enqueued += 1
             return None
-        if not self._log.claim(user_id, day, quiet_since):
+        if not self._log.claim(user_id, day, quiet_since, step):
             summary.skipped_recent += 1
             return None
         summary.enqueued += 1

@@ -5,6 +5,10 @@ handler (`<module>.<function>` under `chalicelib.events`) takes the payload dict
 delivers at least once). Its module is imported on the first message of that kind, so the consumer's cold start
 imports no area code. A failing message is reported alone (partial batch response), so the rest of the batch is
 not redelivered; after the queue's `maxReceiveCount` it lands in the dead-letter queue.
+
+A long job works in bounded steps: `budget()` is the allowance of the job now running, taken from the Lambda
+context of the batch (half its remaining time, capped; see `domain.jobs.Budget`), and the job enqueues its
+own continuation when it is spent.
 """
 
 from __future__ import annotations
@@ -12,9 +16,21 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.domain.jobs import Budget
 
 JobHandler = Callable[[dict[str, Any]], None]
+_context: ContextVar[Any] = ContextVar("lambda_context", default=None)
+
+
+def budget() -> Budget:
+    """The budget of the job starting now: from the running invocation's Lambda context, if any."""
+    from chalicelib.domain.jobs import Budget
+
+    return Budget.for_invocation(_context.get())
 
 
 def handler(kind: str) -> JobHandler:
@@ -40,4 +56,8 @@ def dispatch(records: list[Any]) -> dict[str, list[dict[str, str]]]:
         message = json.loads(body)
         run(message["kind"], message["payload"])
 
-    return batch.process(records, one, "job failed")
+    token = _context.set(getattr(records[0], "context", None) if records else None)
+    try:
+        return batch.process(records, one, "job failed")
+    finally:
+        _context.reset(token)

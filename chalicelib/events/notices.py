@@ -10,12 +10,17 @@ from chalicelib.observability import count, logger
 
 
 def fan_out_notice_sms(payload: dict[str, Any]) -> None:
-    """Page the notice's audience and queue one SMS per owner (safe to run twice: delivery is deduplicated)."""
-    result = deps.notice_sms().fan_out(payload["notice_id"], payload.get("start"))
+    """Page the notice's audience and queue one SMS per owner, within this invocation's budget; the rest is a
+    continuation naming the next step (safe to run twice: steps are recorded and delivery is deduplicated)."""
+    from chalicelib.events.jobs import budget
+
+    step = payload.get("step")
+    result = deps.notice_sms().fan_out(payload["notice_id"], None if step is None else int(step), budget())
     count("NoticeSmsQueued", result.queued)
     logger.info("notice sms fan-out", extra={"notice_id": payload["notice_id"], "status": result.status,
                                              "queued": result.queued, "skipped_opt_out": result.skipped_opt_out,
-                                             "pages": result.pages, "continued": result.continued})
+                                             "pages": result.pages, "step": result.step,
+                                             "continue_in": result.continue_in})
 
 
 def deliver(records: list[Any]) -> dict[str, list[dict[str, str]]]:

@@ -1,4 +1,5 @@
-"""Fee reminders: the daily job (10:00 Asia/Shanghai) and the paced SMS consumer it feeds."""
+"""Fee reminders: the daily job (10:00 Asia/Shanghai), its continuations on the jobs queue, and the paced SMS
+consumer it feeds."""
 
 from __future__ import annotations
 
@@ -8,9 +9,29 @@ from typing import Any
 
 def fee_reminders(dry_run: bool = False,
                   progress: Callable[[int, int | None, str], None] | None = None) -> dict[str, Any]:
+    """Start today's run: as many pages as one invocation's budget allows, then a continuation."""
     from chalicelib import deps
+    from chalicelib.events.jobs import budget
+    from chalicelib.observability import logger
 
-    return deps.fee_reminders().run(dry_run=dry_run, progress=progress).as_dict()
+    summary = deps.fee_reminders().run(dry_run=dry_run, progress=progress, budget=budget(), jobs=deps.jobs())
+    logger.info("fee reminders", extra=_log_fields(summary.as_dict()))
+    return summary.as_dict()
+
+
+def continue_fee_reminders(payload: dict[str, Any]) -> None:
+    """The next steps of a day's run (a stale or duplicated continuation does nothing)."""
+    from chalicelib import deps
+    from chalicelib.events.jobs import budget
+    from chalicelib.observability import logger
+
+    summary = deps.fee_reminders().resume(payload["day"], int(payload["step"]), budget=budget(), jobs=deps.jobs())
+    logger.info("fee reminders", extra=_log_fields(summary.as_dict()))
+
+
+def _log_fields(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = ("day", "status", "step", "pages", "bills", "owners", "enqueued", "resumed", "seen_earlier")
+    return {key: summary[key] for key in keys}
 
 
 def monthly_billing(dry_run: bool = False,

@@ -92,3 +92,34 @@ def test_monthly_billing_starts_a_run_for_every_community_with_a_schedule(api, w
     summary = schedules.run("monthly-billing")
     assert summary["communities"] >= 1
     assert summary["skipped"].get(world.community_id) == "fee_schedule_missing"
+
+
+def test_a_run_spread_over_invocations_texts_each_owner_once_with_duplicated_continuations(api, world, drain,
+                                                                                            monkeypatch):
+    from chalicelib.domain.ids import utcnow
+    from chalicelib.domain.jobs import Budget
+    from chalicelib.domain.reminders import business_today
+    from chalicelib.events import jobs
+    from tests.integration.helpers import take_jobs
+
+    # every invocation may do 5 steps (pages of the index) before it hands the rest to a continuation
+    monkeypatch.setattr(jobs, "budget", lambda: Budget(None, max_steps=5))
+    today = business_today(utcnow())
+    owners = [world.owner([unit_id]) for unit_id in world.unit_ids]
+    for unit_id in world.unit_ids:
+        _bill(api, world, unit_id, today - timedelta(days=1), 10_000)
+        _bill(api, world, unit_id, today + timedelta(days=1), 2_000)
+    take_jobs("fee-reminder-run")
+    first = schedules.run("fee-reminders")
+    assert first["status"] == "continued" and first["pages"] == 5
+    invocations = 1
+    while messages := take_jobs("fee-reminder-run"):
+        for message in messages:
+            for _ in range(2):  # every continuation is delivered twice
+                jobs.run(message["kind"], message["payload"])
+                invocations += 1
+    drain()
+    assert invocations >= 4  # 16 shards at least, 5 pages an invocation
+    for owner in owners:
+        assert [t for t in sms_inbox(owner.phone) if "待缴" in t] == [
+            "【物业】您有2笔费用待缴（其中1笔已逾期），合计120.00元，请登录业主App及时缴纳。如已缴纳请忽略本短信。"]

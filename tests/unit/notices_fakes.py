@@ -20,6 +20,7 @@ from chalicelib.domain.notices import Event, FeedEntry, Notice, Reader, Signup
 from chalicelib.domain.ports import Page
 from chalicelib.errors import Conflict
 from tests.unit.fakes import FakeAccounts, FakeCommunities, _page
+from tests.unit.jobs_fakes import FakeJobProgress
 
 # -- notices --------------------------------------------------------------------------------------
 
@@ -146,19 +147,26 @@ class FakeOwnerDirectory:
 
 
 class FakeSmsQueue:
-    def __init__(self) -> None:
+    """`timed`: each message with the second (of `clock`, if given) it was queued at."""
+
+    def __init__(self, clock: Any = None) -> None:
         self.messages: list[SmsMessage] = []
+        self.timed: list[tuple[int, SmsMessage]] = []
+        self._clock = clock
 
     def send(self, messages: list[SmsMessage]) -> int:
         self.messages += messages
+        at = int(self._clock().timestamp()) if self._clock else 0
+        self.timed += [(at, m) for m in messages]
         return -(-len(messages) // 10)
 
     def bodies(self) -> list[dict[str, str]]:
         return [m.payload() for m in self.messages]
 
 
-class FakeSentLog:
+class FakeSentLog(FakeJobProgress):
     def __init__(self) -> None:
+        super().__init__()
         self.claims: dict[tuple[str, str], str] = {}
 
     def claim(self, notice_id: str, user_id: str, at: str) -> bool:

@@ -12,6 +12,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, save_once, table_meta
+from chalicelib.adapters.dynamo.jobs import DynamoJobProgress
 from chalicelib.adapters.dynamo.lookups import get_across
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import account_from_model, connection
@@ -239,7 +240,9 @@ def backfill_feed() -> int:
     return written
 
 
-class DynamoSentLog:
+class DynamoSentLog(DynamoJobProgress):
+    """Who was texted about which notice, and (through `DynamoJobProgress`) each fan-out's progress."""
+
     def claim(self, notice_id: str, user_id: str, at: str) -> bool:
         try:
             save_once(NoticeSmsSentModel(notice_id, user_id, sent_at=at, ttl=datetime.now(UTC) + timedelta(days=90)),

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.adapters.dynamo.base import Model, is_conditional_failure, table_meta, update_once
+from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta, update_once
 from chalicelib.adapters.dynamo.billing_models import BillModel
+from chalicelib.adapters.dynamo.jobs import DynamoJobProgress
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import notification_prefs
-from chalicelib.domain.reminders import OpenBill, Recipient
+from chalicelib.domain.reminders import LogEntry, OpenBill, Recipient
+
+BATCH_GET = 100
+OPEN = ("unpaid", "processing")
 
 
 class ReminderLogModel(Model):
@@ -22,21 +26,31 @@ class ReminderLogModel(Model):
     user_id = UnicodeAttribute(hash_key=True)
     last_day = UnicodeAttribute()  # YYYY-MM-DD (Asia/Shanghai)
     pending = BooleanAttribute(default=False)
+    step = IntAttribute(null=True)  # the step of that day's run that claimed it
 
 
 REMINDER_MODELS: list[type[Model]] = [ReminderLogModel]
 
 
-class DynamoReminderLog:
-    def recent(self, user_ids: list[str]) -> dict[str, tuple[str, bool]]:
-        if not user_ids:
-            return {}
-        return {m.user_id: (m.last_day, bool(m.pending)) for m in ReminderLogModel.batch_get(user_ids)}
+def _chunks(items: list[Any], size: int = BATCH_GET) -> list[list[Any]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
-    def claim(self, user_id: str, day: str, quiet_since: str) -> bool:
+
+class DynamoReminderLog(DynamoJobProgress):
+    """The per-owner log, and (through `DynamoJobProgress`) the progress record of each day's run."""
+
+    def recent(self, user_ids: list[str]) -> dict[str, LogEntry]:
+        found: dict[str, LogEntry] = {}
+        for chunk in _chunks(user_ids):
+            found |= {m.user_id: LogEntry(m.last_day, bool(m.pending), m.step)
+                      for m in ReminderLogModel.batch_get(chunk)}
+        return found
+
+    def claim(self, user_id: str, day: str, quiet_since: str, step: int) -> bool:
         try:
             update_once(ReminderLogModel(user_id),
-                        [ReminderLogModel.last_day.set(day), ReminderLogModel.pending.set(True)],
+                        [ReminderLogModel.last_day.set(day), ReminderLogModel.pending.set(True),
+                         ReminderLogModel.step.set(step)],
                         ReminderLogModel.user_id.does_not_exist() | (ReminderLogModel.last_day < quiet_since))
         except UpdateError as error:
             if is_conditional_failure(error):
@@ -64,24 +78,34 @@ class DynamoReminderLog:
 
 
 class DynamoReminderSource:
-    def open_bills_due_by(self, limit: str, shard: str) -> Iterable[OpenBill]:
+    def open_bills_page(self, limit: str, shard: str, start: dict[str, Any] | None,
+                        size: int) -> tuple[list[OpenBill], dict[str, Any] | None]:
         # "~" sorts after every bill id, so the range includes every bill due on `limit`.
-        for m in BillModel.unpaid_by_due.query(shard, BillModel.due_bill <= f"{limit}#~"):
-            if m.status in ("unpaid", "processing"):
-                yield OpenBill(m.bill_id, m.unit_id, m.total_cents, m.due_date)
+        result = BillModel.unpaid_by_due.query(shard, BillModel.due_bill <= f"{limit}#~", limit=size,
+                                               last_evaluated_key=start)
+        bills = [OpenBill(m.bill_id, m.unit_id, m.total_cents, m.due_date) for m in result if m.status in OPEN]
+        return bills, result.last_evaluated_key
+
+    def open_bills_of_units(self, unit_ids: set[str], limit: str) -> list[OpenBill]:
+        bills = []
+        for unit_id in sorted(unit_ids):
+            bills += [OpenBill(m.bill_id, m.unit_id, m.total_cents, m.due_date)
+                      for m in BillModel.by_unit_state.query(f"{unit_id}#open")
+                      if m.status in OPEN and m.due_date <= limit]
+        return bills
 
     def owners_of_units(self, unit_ids: set[str]) -> dict[str, set[str]]:
-        if not unit_ids:
-            return {}
-        return {m.unit_id: set(m.owner_ids or ()) for m in UnitModel.batch_get(list(unit_ids),
-                                                                             attributes_to_get=["unit_id",
-                                                                                                "owner_ids"])}
+        found: dict[str, set[str]] = {}
+        for chunk in _chunks(sorted(unit_ids)):
+            found |= {m.unit_id: set(m.owner_ids or ())
+                      for m in UnitModel.batch_get(chunk, attributes_to_get=["unit_id", "owner_ids"])}
+        return found
 
     def recipients(self, user_ids: set[str]) -> dict[str, Recipient]:
-        if not user_ids:
-            return {}
         found = {}
-        for m in AccountModel.batch_get(list(user_ids)):
-            prefs = notification_prefs(m)
-            found[m.user_id] = Recipient(m.user_id, m.phone, prefs.get("sms_reminders", True) is not False)
+        for chunk in _chunks(sorted(user_ids)):
+            for m in AccountModel.batch_get(chunk):
+                prefs = notification_prefs(m)
+                found[m.user_id] = Recipient(m.user_id, m.phone, prefs.get("sms_reminders", True) is not False,
+                                             frozenset(u.unit_id for u in m.units or ()))
         return found

@@ -233,8 +233,9 @@ class BillingService:
                 return "continued" if chunks else "deferred"
             epoch = int(self._clock().timestamp())
             if not self._runs.take_lease(run_id, attempt, cursor, epoch, epoch + LEASE_SECONDS):
-                # Another worker holds the first chunk; later, only a restart (a new attempt) moves the run.
-                return "stopped" if chunks else "busy"
+                if chunks:  # the run was restarted meanwhile (a new attempt): its own message carries it on
+                    return "stopped"
+                return "busy" if self._at(run_id, attempt, cursor) else "stale"
             started = seconds_left() if seconds_left else 0.0
             next_cursor = self._work_chunk(run, attempt, cursor, chunk)
             chunks += 1
@@ -243,6 +244,13 @@ class BillingService:
             if seconds_left is not None:
                 slowest = max(slowest, started - seconds_left())
             cursor = next_cursor
+
+    def _at(self, run_id: str, attempt: int, cursor: str) -> bool:
+        """Whether the run still waits at `cursor` (a lease refused there means another worker holds it; a
+        duplicate message of a chunk already done finds the run moved on)."""
+        run = self._runs.get(run_id)
+        return (run is not None and run.status == "running" and run.extra.get("attempt") == str(attempt)
+                and run.extra.get("cursor", "") == cursor)
 
     def _work_chunk(self, run: RunProgress, attempt: int, cursor: str, chunk: int) -> str | None:
         """Bill the units of one chunk (leased by the caller) and record it; the next chunk's cursor or None.

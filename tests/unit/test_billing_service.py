@@ -207,6 +207,18 @@ def test_a_chunk_redone_after_a_lost_progress_write_does_not_double_bills(s):
     assert sorted(b.unit_id for b in s.bills.items.values()) == ["unit1", "unit2", "unit3", "unit4", "unit5"]
 
 
+def test_a_duplicate_message_of_a_chunk_already_done_is_stale_not_retried(s):
+    s.schedule()
+    for n in range(3, 6):
+        s.units.add(f"unit{n}", "c1", f"1号楼 10{n}", "60.00")
+    s.service.start_run(STAFF, "c1", PERIOD)
+    first = s.queue.pop(0)
+    assert s.service.work_run(first["run_id"], first["attempt"], first["cursor"], 2) == "continued"
+    # SQS delivers the first message again once the run has moved on: nothing to redo, nothing to redeliver
+    assert s.service.work_run(first["run_id"], first["attempt"], first["cursor"], 2) == "stale"
+    assert s.work(chunk=2) == ["continued", "done"] and len(s.bills.items) == 5
+
+
 def test_a_stale_message_of_an_earlier_attempt_does_nothing(s):
     s.schedule()
     s.run()

@@ -1,54 +1,169 @@
-"""Benchmark: a billing run for 10,000 units under moto, batched vs one call per item.
+"""Benchmark: billing runs of growing communities under moto — what each unit costs, at every size.
 
-Run from the repo root: `python -m bench.billing_run` (or `python bench/billing_run.py`). Counts AWS calls with a
-botocore `before-call` hook on every client and measures wall time; prints a markdown table.
+Run from the repo root: `python -m bench billing_run` (quick: 1,000 and 5,000 units; `BENCH_MODE=full`: 1,000,
+10,000 and 50,000). Each size is a fresh emulator holding one community (200 units a building, a water and an
+electricity reading per unit); the run is worked as the jobs consumer works it, one simulated invocation per
+queued message, each with the consumer's budget (`chalicelib.events.jobs`). A botocore hook on every client counts
+DynamoDB calls and the items they return; CPU inside AWS calls (botocore and moto) is kept apart from the app's
+own (the service, the adapters and PynamoDB), so "app CPU per unit" is what the Lambda would spend outside the
+network. The figures that must not grow with the community: items read per unit, calls per unit, app CPU per
+unit.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from decimal import Decimal
-from pathlib import Path
+from collections import Counter
+from dataclasses import dataclass
 
-from bench._aws import CallCounter, test_stage_environment
+from bench._aws import test_stage_environment
+from bench._common import sized
 
-ROOT = Path(__file__).resolve().parent.parent
-UNITS = int(os.environ.get("BENCH_UNITS", "10000"))
+PERIOD = "2026-10"
+UNITS_PER_BUILDING = 200
 
 
-def _setup(units: int) -> tuple[str, list[str]]:
-    from chalicelib.adapters.dynamo.billing import DynamoFeeSchedules, DynamoReadings
+class DynamoMeter:
+    """Counts DynamoDB calls, the items they return and the CPU spent inside them, on every client created
+    after `install()` (PynamoDB's and boto3's alike)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.items_read = 0
+        self.inside_cpu = 0.0
+        self._started: list[float] = []
+
+    def before(self, model, **_):
+        self.calls[model.name] += 1
+        self._started.append(time.process_time())
+
+    def after(self, model, parsed, **_):
+        if self._started:
+            self.inside_cpu += time.process_time() - self._started.pop()
+        if not isinstance(parsed, dict):
+            return
+        if "Items" in parsed:
+            self.items_read += len(parsed["Items"])
+        elif "Item" in parsed:
+            self.items_read += 1
+        elif "Responses" in parsed and model.name == "BatchGetItem":
+            self.items_read += sum(len(items) for items in parsed["Responses"].values())
+
+    def install(self) -> None:
+        import botocore.session
+
+        original = botocore.session.Session.create_client
+        meter = self
+
+        def create_client(session, *args, **kwargs):
+            client = original(session, *args, **kwargs)
+            client.meta.events.register("before-call.dynamodb.*", meter.before)
+            client.meta.events.register("after-call.dynamodb.*", meter.after)
+            return client
+
+        botocore.session.Session.create_client = create_client
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.items_read, self.inside_cpu, self._started = 0, 0.0, []
+
+
+@dataclass
+class Figures:
+    units: int
+    bills: int
+    invocations: int
+    items_read: int
+    calls: Counter[str]
+    app_cpu: float
+    total_cpu: float
+    wall: float
+
+    def per_unit(self, value: float) -> float:
+        return value / self.units
+
+
+def _cheap_transaction_backups() -> None:
+    """Make moto's `TransactWriteItems` cost what DynamoDB's does: O(items), not O(table).
+
+    moto backs a transaction up by deep-copying the whole table once per item of the transaction, so a 100-bill
+    transaction into a table of 100,000 bills copies 10 million items (an emulator artifact that would swamp
+    every figure here). Installed for the benchmark only: the table copy becomes a no-op and this wrapper backs
+    up the items the transaction names instead, putting them back if moto cancels it.
+    """
+    import copy
+    import types
+
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    backend_module.copy = types.SimpleNamespace(  # type: ignore[attr-defined]
+        deepcopy=lambda value, memo=None: value if isinstance(value, Table) else copy.deepcopy(value, memo),
+        copy=copy.copy)
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.get_table(op["TableName"])
+            if "Item" in op:
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            current = self.get_item(op["TableName"], key)
+            saved.append((op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(saved):
+                if attributes is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _setup(units: int) -> str:
+    from chalicelib.adapters.dynamo.billing import DynamoFeeSchedules
     from chalicelib.adapters.dynamo.billing_models import MeterReadingModel
     from chalicelib.adapters.dynamo.models import BuildingModel, CommunityModel, UnitModel
     from chalicelib.domain.billing import FeeSchedule, PropertyItem
     from devstack.provision import provision
 
-    del DynamoReadings
     provision()
     cid = "c_bench"
     CommunityModel(cid, name="基准小区", address="上海", timezone="Asia/Shanghai",
                    created_at="2026-01-01T00:00:00Z").save()
-    BuildingModel(cid, "b_1", name="1号楼", created_at="2026-01-01T00:00:00Z").save()
-    ids = [f"un_{i:05d}" for i in range(units)]
+    buildings = (units + UNITS_PER_BUILDING - 1) // UNITS_PER_BUILDING
+    with BuildingModel.batch_write() as batch:
+        for b in range(buildings):
+            batch.save(BuildingModel(cid, f"b_{b:03d}", name=f"{b + 1}号楼", created_at="2026-01-01T00:00:00Z"))
     with UnitModel.batch_write() as batch:
-        for i, uid in enumerate(ids):
-            batch.save(UnitModel(uid, community_id=cid, building_id="b_1", building_unit=f"b_1#{i:05d}",
-                                 unit_no=f"{i:05d}", floor=1, area_m2="89.56", layout="3室", created_at="t"))
+        for i in range(units):
+            building = f"b_{i // UNITS_PER_BUILDING:03d}"
+            batch.save(UnitModel(f"un_{i:06d}", community_id=cid, building_id=building,
+                                 building_unit=f"{building}#{i:06d}", unit_no=f"{i % UNITS_PER_BUILDING + 101}",
+                                 floor=1, area_m2="89.56", layout="3室", created_at="t"))
+    # The period's readings only: each stores the previous period's value, so the run reads nothing else.
     with MeterReadingModel.batch_write() as batch:
-        for period, base in (("2026-09", 100), ("2026-10", 112), ("2026-11", 125)):
-            for uid in ids:
-                for kind in ("water", "electricity"):
-                    batch.save(MeterReadingModel(f"{cid}#{period}", f"{uid}#{kind}", unit_id=uid, kind=kind,
-                                                 period=period, reading=str(base), recorded_at="t",
-                                                 previous=str(base - 12) if period != "2026-09" else None))
+        for i in range(units):
+            for kind in ("water", "electricity"):
+                batch.save(MeterReadingModel(f"{cid}#{PERIOD}", f"un_{i:06d}#{kind}", unit_id=f"un_{i:06d}",
+                                             kind=kind, period=PERIOD, reading="112", previous="100",
+                                             recorded_at="t"))
     DynamoFeeSchedules().put(FeeSchedule(cid, (PropertyItem("cleaning", "保洁费", 80),
                                                PropertyItem("security", "保安费", 55)), 450, 62, 15, "t"))
-    return cid, ids
+    return cid
 
 
-def _batched(cid: str, period: str) -> int:
+def _work(cid: str) -> tuple[int, int]:
+    """The run, as the jobs consumer works it: one invocation per queued message, each with its budget."""
     from chalicelib import deps
     from chalicelib.adapters.dynamo.billing import (
         DynamoBillingRuns,
@@ -61,76 +176,68 @@ def _batched(cid: str, period: str) -> int:
     )
     from chalicelib.domain.billing import RunProgress
     from chalicelib.domain.bills import BillingService
+    from chalicelib.events import jobs
 
-    queue: list[dict] = []
+    queue: list[dict] = []  # the bench plays the jobs queue (SQS is not what is measured)
     service = BillingService(deps.communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
                              DynamoBills(), DynamoBillingRuns(), queue.append, encode_position, decode_position)
-    run = DynamoBillingRuns().claim(RunProgress("run_bench", cid, period, "running", "t"))
+    run = DynamoBillingRuns().claim(RunProgress("run_bench", cid, PERIOD, "running", "t"))
     queue.append({"run_id": run.run_id, "attempt": 1, "cursor": ""})
+    invocations = 0
     while queue:
         job = queue.pop(0)
-        service.work_run(job["run_id"], job["attempt"], job["cursor"])
-    return DynamoBillingRuns().get(run.run_id).bills_created
+        invocations += 1
+        deadline = time.monotonic() + jobs.FUNCTION_TIMEOUT_SECONDS - jobs.SAFETY_SECONDS
+        service.work_run(job["run_id"], job["attempt"], job["cursor"],
+                         seconds_left=lambda deadline=deadline: deadline - time.monotonic())
+    finished = DynamoBillingRuns().get(run.run_id)
+    assert finished is not None and finished.status == "done", finished
+    return finished.bills_created, invocations
 
 
-def _one_call_per_item(cid: str, ids: list[str], period: str) -> int:
-    """The naive shape: per unit, one GetItem per meter reading, then one conditional PutItem per bill."""
-    from chalicelib.adapters.dynamo.billing import DynamoBills, _reading
-    from chalicelib.adapters.dynamo.billing_models import MeterReadingModel
-    from chalicelib.domain.billing import FeeSchedule, PropertyItem, UnitToBill, bills_for_unit
-
-    schedule = FeeSchedule(cid, (PropertyItem("cleaning", "保洁费", 80), PropertyItem("security", "保安费", 55)),
-                           450, 62, 15)
-    bills = DynamoBills()
-    created = 0
-    for uid in ids:
-        readings = {}
-        for kind in ("water", "electricity"):
-            with contextlib.suppress(MeterReadingModel.DoesNotExist):
-                readings[kind] = _reading(MeterReadingModel.get(f"{cid}#{period}", f"{uid}#{kind}"))
-        for bill in bills_for_unit(UnitToBill(uid, cid, f"1号楼 {uid}", Decimal("89.56")), schedule, period,
-                                   readings, "2026-12-15", "t"):
-            bills.create(bill)
-            created += 1
-    return created
-
-
-def run() -> str:
-    test_stage_environment()
+def _measure(units: int, meter: DynamoMeter) -> Figures:
     from moto import mock_aws
 
-    counter = CallCounter()
-    counter.install()
     with mock_aws():
         from chalicelib import deps
 
         deps.reset()
-        cid, ids = _setup(UNITS)
-        counter.calls.clear()
-        started = time.perf_counter()
-        batched_bills = _batched(cid, "2026-10")
-        batched_seconds, batched_calls = time.perf_counter() - started, counter.total()
-        batched_detail = dict(counter.calls)
-        counter.calls.clear()
-        started = time.perf_counter()
-        naive_bills = _one_call_per_item(cid, ids, "2026-11")
-        naive_seconds, naive_calls = time.perf_counter() - started, counter.total()
+        cid = _setup(units)
+        meter.reset()
+        cpu, wall = time.process_time(), time.perf_counter()
+        bills, invocations = _work(cid)
+        total_cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        figures = Figures(units, bills, invocations, meter.items_read, Counter(meter.calls),
+                          total_cpu - meter.inside_cpu, total_cpu, wall)
         deps.reset()
-    ratio = naive_calls / batched_calls if batched_calls else float("inf")
+    return figures
+
+
+def run() -> str:
+    test_stage_environment()
+    _cheap_transaction_backups()
+    meter = DynamoMeter()
+    meter.install()
+    rows = [_measure(units, meter) for units in sized((1_000, 5_000), (1_000, 10_000, 50_000))]
     lines = [
-        f"### Billing run, {UNITS:,} units (moto, in process)",
+        "Billing runs under moto, in process: one community, 200 units a building, a water and an electricity "
+        "reading per unit (3 bills a unit). Items read = items DynamoDB returned (`Query`, `GetItem`, "
+        "`BatchGetItem`); app CPU = process CPU outside AWS calls (the service, the adapters, PynamoDB).",
         "",
-        "| strategy | bills | AWS calls | wall time (s) |",
-        "|---|---:|---:|---:|",
-        f"| batched run (chunks of 1,000 units, BatchWriteItem) | {batched_bills:,} | {batched_calls:,} | "
-        f"{batched_seconds:.1f} |",
-        f"| one call per item (baseline) | {naive_bills:,} | {naive_calls:,} | {naive_seconds:.1f} |",
-        "",
-        f"Calls: **{ratio:.1f}× fewer** with the batched run. Batched calls by operation: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(batched_detail.items())),
+        "| units | bills | invocations | items read | items read / unit | DynamoDB calls / unit | "
+        "app CPU / unit (ms) | total CPU / unit incl. moto (ms) | wall (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    for f in rows:
+        lines.append(f"| {f.units:,} | {f.bills:,} | {f.invocations} | {f.items_read:,} | "
+                     f"{f.per_unit(f.items_read):.3f} | {f.per_unit(sum(f.calls.values())):.3f} | "
+                     f"{f.per_unit(f.app_cpu) * 1000:.2f} | {f.per_unit(f.total_cpu) * 1000:.2f} | {f.wall:.1f} |")
+    largest = rows[-1]
+    lines += ["", f"Calls at {largest.units:,} units by operation: "
+              + ", ".join(f"{k} {v:,}" for k, v in sorted(largest.calls.items()))]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     print(run())
+

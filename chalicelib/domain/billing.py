@@ -22,6 +22,9 @@ OWNER_BILL_FILTERS: tuple[str, ...] = ("unpaid", "paid", "all")  # `GET /bills?s
 OPEN_STATUSES = frozenset({"unpaid", "processing"})
 # The sparse "unpaid" index is spread over this many partitions so a busy property never makes one hot key.
 UNPAID_SHARDS = 16
+# A community period's bills are spread over this many partitions of the staff list index: a billing run writes
+# to all of them at once instead of one key (~1,000 writes/s per partition), and a list page reads them in turn.
+LIST_SHARDS = 8
 METER_UNITS = {"water": "吨", "electricity": "度"}
 METER_NAMES = {"water": "水费", "electricity": "电费"}
 
@@ -190,6 +193,11 @@ def bills_for_unit(unit: UnitToBill, schedule: FeeSchedule, period: str, reading
 def unpaid_shard(bill_id: str) -> str:
     """The shard of the sparse unpaid index a bill lives in (stable for the bill's life)."""
     return str(int(hashlib.sha256(bill_id.encode()).hexdigest()[:8], 16) % UNPAID_SHARDS)
+
+
+def list_shard(bill_id: str) -> str:
+    """The shard of its community period's staff list a bill lives in (stable: status changes keep it)."""
+    return str(int(hashlib.sha256(bill_id.encode()).hexdigest()[8:16], 16) % LIST_SHARDS)
 
 
 @dataclass

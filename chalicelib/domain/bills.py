@@ -27,7 +27,10 @@ from chalicelib.domain.model import Community, Principal
 from chalicelib.domain.ports import Page
 from chalicelib.errors import NotFound, ValidationFailed, field_error
 
-RUN_CHUNK_UNITS = 1000  # units per worker invocation: each chunk is seconds of work, far below any time limit
+# Units per chunk: a chunk reads only its units and their readings and writes their bills, so it costs the same
+# at any community size (about a second); an invocation works chunks while its time budget allows.
+RUN_CHUNK_UNITS = 250
+FIRST_CHUNK_SECONDS = 2.0  # what a chunk is assumed to take until one has been timed in the invocation
 LEASE_SECONDS = 300
 
 
@@ -53,7 +56,9 @@ class Readings(Protocol):
 
     def put(self, reading: MeterReading) -> None: ...
 
-    def for_period(self, community_id: str, period: str) -> dict[str, dict[str, MeterReading]]: ...
+    def for_units(self, community_id: str, period: str, unit_ids: list[str]) -> dict[str, dict[str, MeterReading]]:
+        """The period's readings of these units only, by unit and kind (read by key)."""
+        ...
 
 
 class Bills(Protocol):
@@ -61,7 +66,10 @@ class Bills(Protocol):
 
     def write_batch(self, bills: list[Bill]) -> None: ...
 
-    def existing_ids(self, community_id: str, period: str) -> set[str]: ...
+    def create_missing(self, bills: list[Bill]) -> int:
+        """Create each bill whose id does not exist yet (an existing one, paid or not, is left as it is);
+        returns how many were created."""
+        ...
 
     def get(self, bill_id: str) -> Bill | None: ...
 
@@ -216,15 +224,50 @@ class BillingService:
             raise NotFound()
         return run
 
-    def work_run(self, run_id: str, attempt: int, cursor: str, chunk: int = RUN_CHUNK_UNITS) -> str:
-        """Do one chunk of a run (the worker); idempotent under redelivery. Enqueues the next chunk."""
-        now = self._clock()
-        epoch = int(now.timestamp())
+    def work_run(self, run_id: str, attempt: int, cursor: str, chunk: int = RUN_CHUNK_UNITS,
+                 seconds_left: Callable[[], float] | None = None) -> str:
+        """Work a run's chunks from `cursor` while the invocation has time (the worker); idempotent under
+        redelivery. Enqueues the run where it stopped unless it is done.
+
+        `seconds_left` is what this invocation may still spend (the Lambda's remaining time less a margin): a
+        chunk starts only while twice the slowest chunk so far still fits. Without it, one chunk per call.
+        """
         run = self._runs.get(run_id)
         if run is None or run.status != "running" or run.extra.get("attempt") != str(attempt):
             return "stale"
-        if not self._runs.take_lease(run_id, attempt, cursor, epoch, epoch + LEASE_SECONDS):
-            return "busy"
+        slowest, chunks = FIRST_CHUNK_SECONDS, 0
+        while True:
+            if (seconds_left is None and chunks) or (seconds_left is not None and seconds_left() < 2 * slowest):
+                # Out of time: the next invocation picks the run up where this one stopped.
+                self._enqueue({"run_id": run_id, "attempt": attempt, "cursor": cursor})
+                return "continued" if chunks else "deferred"
+            epoch = int(self._clock().timestamp())
+            if not self._runs.take_lease(run_id, attempt, cursor, epoch, epoch + LEASE_SECONDS):
+                if chunks:  # the run was restarted meanwhile (a new attempt): its own message carries it on
+                    return "stopped"
+                return "busy" if self._at(run_id, attempt, cursor) else "stale"
+            started = seconds_left() if seconds_left else 0.0
+            next_cursor = self._work_chunk(run, attempt, cursor, chunk)
+            chunks += 1
+            if next_cursor is None:
+                return "done"
+            if seconds_left is not None:
+                slowest = max(slowest, started - seconds_left())
+            cursor = next_cursor
+
+    def _at(self, run_id: str, attempt: int, cursor: str) -> bool:
+        """Whether the run still waits at `cursor` (a lease refused there means another worker holds it; a
+        duplicate message of a chunk already done finds the run moved on)."""
+        run = self._runs.get(run_id)
+        return (run is not None and run.status == "running" and run.extra.get("attempt") == str(attempt)
+                and run.extra.get("cursor", "") == cursor)
+
+    def _work_chunk(self, run: RunProgress, attempt: int, cursor: str, chunk: int) -> str | None:
+        """Bill the units of one chunk (leased by the caller) and record it; the next chunk's cursor or None.
+
+        Reads only the chunk: its units, their readings by key. Bills are created only where none exists yet
+        (their ids are derived from unit, type and period), so a redone chunk never doubles nor overwrites one.
+        """
         try:
             schedule = self._schedules.get(run.community_id)
             if schedule is None:
@@ -232,25 +275,22 @@ class BillingService:
             community = self._communities.get_community(run.community_id)
             due = due_date(self._today(community), schedule)
             units, last = self._units.page(run.community_id, chunk, self._decode(cursor))
-            existing = self._bills.existing_ids(run.community_id, run.period)
-            readings = self._readings.for_period(run.community_id, run.period)
-            created_at = iso(now)
+            readings = self._readings.for_units(run.community_id, run.period, [u.unit_id for u in units])
+            created_at = iso(self._clock())
             owed = [bill for unit in units
                     for bill in bills_for_unit(unit, schedule, run.period, readings.get(unit.unit_id, {}), due,
                                                created_at)]
-            self._bills.write_batch([bill for bill in owed if bill.bill_id not in existing])
+            self._bills.create_missing(owed)
         except Exception:
-            self._runs.fail(run_id, attempt, "The billing run failed; start it again to resume.", iso(self._clock()))
+            self._runs.fail(run.run_id, attempt, "The billing run failed; start it again to resume.",
+                            iso(self._clock()))
             raise
         next_cursor = self._encode(last)
         # Every bill owed to the chunk's units exists now (written before, by an earlier try, or just now):
         # counting them, not this try's writes, keeps the count true when a chunk is redone.
-        self._runs.advance(run_id, attempt, cursor, next_cursor, len(owed), len(units),
+        self._runs.advance(run.run_id, attempt, cursor, next_cursor, len(owed), len(units),
                            None if next_cursor else iso(self._clock()))
-        if next_cursor:
-            self._enqueue({"run_id": run_id, "attempt": attempt, "cursor": next_cursor})
-            return "continued"
-        return "done"
+        return next_cursor
 
     # -- owners ----------------------------------------------------------------------------------
 

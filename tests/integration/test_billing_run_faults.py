@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.test_bills_flow import SCHEDULE
 
-UNITS = 10  # 3 bills each: 30 bills, two BatchWriteItem calls (25 + 5)
+UNITS = 10  # 3 bills each: 30 bills, two bill transactions (25 + 5) with `small_transactions`
 
 
 def _ten_units_with_readings(world) -> list[str]:
@@ -70,13 +70,16 @@ def _lease_lapsed(payload) -> None:
 
 
 class _FailOnce:
-    """A botocore hook that fails one DynamoDB call, chosen by `pick(operation, params, seen)`."""
+    """A botocore hook that fails one DynamoDB call, chosen by `pick(operation, params, seen)`; `seen` counts
+    the calls by operation, and the transactions that write bills as "bills"."""
 
     def __init__(self, pick):
         self.pick, self.seen, self.failed = pick, Counter(), 0
 
     def __call__(self, model, params, **_):
         self.seen[model.name] += 1
+        if model.name == "TransactWriteItems" and '-bills"' in str(params.get("body", "")):
+            self.seen["bills"] += 1
         if not self.failed and self.pick(model.name, params, self.seen):
             self.failed += 1
             from botocore.exceptions import ClientError
@@ -85,12 +88,22 @@ class _FailOnce:
 
 
 @pytest.fixture
+def small_transactions(monkeypatch):
+    """Bill transactions of 25, so the run's 30 bills take two (a failure can fall between them)."""
+    from chalicelib.adapters.dynamo import billing
+
+    monkeypatch.setattr(billing, "RUN_BILLS_PER_TRANSACTION", 25)
+
+
+@pytest.fixture
 def inject():
     """Install a `_FailOnce` on the DynamoDB clients the billing run writes through (each PynamoDB table
-    connection has its own botocore client)."""
+    connection, and the transactions' connection, may have its own botocore client)."""
     from chalicelib.adapters.dynamo.billing_models import BillingRunModel, BillModel
+    from chalicelib.adapters.dynamo.repositories import connection
 
-    clients = {id(c): c for c in (m._get_connection().connection.client for m in (BillModel, BillingRunModel))}
+    clients = {id(c): c for c in [*(m._get_connection().connection.client for m in (BillModel, BillingRunModel)),
+                                  connection().client]}
     installed = []
 
     def install(pick) -> _FailOnce:
@@ -121,9 +134,10 @@ def _assert_each_bill_once(world, units: list[str]) -> None:
     assert kinds == Counter({(u, t): 1 for u in units for t in ("property", "water", "electricity")})
 
 
-def test_billing_run_second_batch_failing_completes_on_restart_with_the_true_count(world, inject):
+def test_billing_run_second_batch_failing_completes_on_restart_with_the_true_count(world, inject,
+                                                                                    small_transactions):
     units = _ten_units_with_readings(world)
-    hook = inject(lambda op, params, seen: op == "BatchWriteItem" and seen[op] == 2)
+    hook = inject(lambda op, params, seen: op == "TransactWriteItems" and seen["bills"] == 2)
     run_id = _start(world)
     _deliver_jobs(_lease_lapsed)
     assert hook.failed == 1
@@ -137,12 +151,13 @@ def test_billing_run_second_batch_failing_completes_on_restart_with_the_true_cou
     _assert_each_bill_once(world, units)
 
 
-def test_billing_run_progress_write_failing_after_the_bills_completes_on_redelivery(world, inject):
+def test_billing_run_progress_write_failing_after_the_bills_completes_on_redelivery(world, inject,
+                                                                                      small_transactions):
     units = _ten_units_with_readings(world)
 
     def progress_after_bills(op, params, seen):
         # `params` is the serialised request: the table name is in its JSON body
-        return op == "UpdateItem" and "billing-runs" in str(params.get("body", "")) and seen["BatchWriteItem"] >= 2
+        return op == "UpdateItem" and "billing-runs" in str(params.get("body", "")) and seen["bills"] >= 2
 
     hook = inject(progress_after_bills)
     run_id = _start(world)

@@ -87,6 +87,7 @@ class FakeSchedules:
 class FakeReadings:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, str], MeterReading] = {}  # (unit_id, kind, period)
+        self.reads: list[int] = []  # readings returned by each for_units call (the items a run reads)
 
     def neighbours(self, unit_id: str, kind: str, period: str) -> tuple[MeterReading | None, MeterReading | None]:
         mine = sorted((r for (u, k, _), r in self.items.items() if u == unit_id and k == kind),
@@ -98,11 +99,14 @@ class FakeReadings:
     def put(self, reading: MeterReading) -> None:
         self.items[(reading.unit_id, reading.kind, reading.period)] = reading
 
-    def for_period(self, community_id: str, period: str) -> dict[str, dict[str, MeterReading]]:
+    def for_units(self, community_id: str, period: str, unit_ids: list[str]) -> dict[str, dict[str, MeterReading]]:
         found: dict[str, dict[str, MeterReading]] = {}
-        for reading in self.items.values():
-            if reading.community_id == community_id and reading.period == period:
-                found.setdefault(reading.unit_id, {})[reading.kind] = reading
+        for unit_id in unit_ids:
+            for kind in ("water", "electricity"):
+                reading = self.items.get((unit_id, kind, period))
+                if reading is not None and reading.community_id == community_id:
+                    found.setdefault(unit_id, {})[kind] = reading
+        self.reads.append(sum(len(kinds) for kinds in found.values()))
         return found
 
 
@@ -121,6 +125,7 @@ class FakeBills:
     def __init__(self) -> None:
         self.items: dict[str, Bill] = {}
         self.batches: list[int] = []  # sizes of write_batch calls
+        self.created = 0  # bills create_missing wrote
 
     def create(self, bill: Bill) -> None:
         if bill.bill_id in self.items:
@@ -133,8 +138,13 @@ class FakeBills:
         for bill in bills:
             self.items[bill.bill_id] = bill
 
-    def existing_ids(self, community_id: str, period: str) -> set[str]:
-        return {b.bill_id for b in self.items.values() if b.community_id == community_id and b.period == period}
+    def create_missing(self, bills: list[Bill]) -> int:
+        # Conditional puts (attribute_not_exists): an existing bill, whatever its state, is left untouched.
+        fresh = [b for b in bills if b.bill_id not in self.items]
+        for bill in fresh:
+            self.items[bill.bill_id] = bill
+        self.created += len(fresh)
+        return len(fresh)
 
     def get(self, bill_id: str) -> Bill | None:
         return self.items.get(bill_id)

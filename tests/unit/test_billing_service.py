@@ -207,6 +207,18 @@ def test_a_chunk_redone_after_a_lost_progress_write_does_not_double_bills(s):
     assert sorted(b.unit_id for b in s.bills.items.values()) == ["unit1", "unit2", "unit3", "unit4", "unit5"]
 
 
+def test_a_duplicate_message_of_a_chunk_already_done_is_stale_not_retried(s):
+    s.schedule()
+    for n in range(3, 6):
+        s.units.add(f"unit{n}", "c1", f"1号楼 10{n}", "60.00")
+    s.service.start_run(STAFF, "c1", PERIOD)
+    first = s.queue.pop(0)
+    assert s.service.work_run(first["run_id"], first["attempt"], first["cursor"], 2) == "continued"
+    # SQS delivers the first message again once the run has moved on: nothing to redo, nothing to redeliver
+    assert s.service.work_run(first["run_id"], first["attempt"], first["cursor"], 2) == "stale"
+    assert s.work(chunk=2) == ["continued", "done"] and len(s.bills.items) == 5
+
+
 def test_a_stale_message_of_an_earlier_attempt_does_nothing(s):
     s.schedule()
     s.run()
@@ -225,6 +237,83 @@ def test_a_failed_chunk_marks_the_run_failed_and_a_new_start_resumes_it(s):
     assert s.service.start_run(STAFF, "c1", PERIOD).status == "running"
     s.work()
     assert s.service.get_run(STAFF, run_id).status == "done" and len(s.bills.items) == 2
+
+
+class InvocationClock:
+    """Time as the worker sees it, moved by the work itself: billing one unit costs `per_unit` seconds (the
+    fake bills advance it), so an invocation's budget runs out after a known amount of work, not wall time."""
+
+    def __init__(self, per_unit: float) -> None:
+        self.now, self.per_unit = 0.0, per_unit
+
+    def budget(self, seconds: float):
+        deadline = self.now + seconds
+        return lambda: deadline - self.now
+
+
+def test_a_community_bigger_than_one_invocation_is_billed_across_invocations_each_unit_once(s):
+    s.schedule()
+    for n in range(3, 26):
+        s.units.add(f"unit{n:02d}", "c1", f"2号楼 {n:02d}", "60.00")
+    clock = InvocationClock(per_unit=0.75)  # a 4-unit chunk takes 3 s
+    create_missing = s.bills.create_missing
+
+    def timed_create_missing(bills):
+        clock.now += clock.per_unit * len({b.unit_id for b in bills})
+        return create_missing(bills)
+
+    s.bills.create_missing = timed_create_missing
+    run_id = s.service.start_run(STAFF, "c1", PERIOD).run_id
+    invocations, outcomes = [], []
+    while s.queue:
+        message = s.queue.pop(0)
+        started = clock.now
+        outcomes.append(s.service.work_run(message["run_id"], message["attempt"], message["cursor"], 4,
+                                           seconds_left=clock.budget(10)))
+        invocations.append(clock.now - started)
+    # 25 units in 7 chunks of 4: a chunk starts only while twice the slowest one still fits the 10 s, so each
+    # invocation works two chunks (6 s) and hands on the cursor
+    assert outcomes == ["continued", "continued", "continued", "done"]
+    assert max(invocations) <= 6
+    run = s.service.get_run(STAFF, run_id)
+    assert (run.status, run.units_done, run.units_total, run.bills_created) == ("done", 25, 25, 25)
+    billed = sorted(b.unit_id for b in s.bills.items.values())
+    assert billed == sorted(s.units.items.keys() - {"unit9"}) and s.bills.created == 25
+
+
+def test_an_invocation_out_of_time_hands_the_run_on_untouched(s):
+    s.schedule()
+    run_id = s.service.start_run(STAFF, "c1", PERIOD).run_id
+    message = s.queue.pop(0)
+    assert s.service.work_run(run_id, message["attempt"], "", seconds_left=lambda: 1.0) == "deferred"
+    assert s.queue == [message] and s.bills.items == {}
+    assert s.work() == ["done"] and len(s.bills.items) == 2
+
+
+def test_each_chunk_reads_only_its_own_units_readings(s):
+    s.schedule()
+    for n in range(3, 11):
+        s.units.add(f"unit{n:02d}", "c1", f"2号楼 {n:02d}", "60.00")
+    for unit_id in sorted(s.units.items.keys() - {"unit9"}):
+        for kind in ("water", "electricity"):
+            s.service.record_reading(STAFF, unit_id, kind, "2026-10", Decimal(100))
+            s.service.record_reading(STAFF, unit_id, kind, PERIOD, Decimal(110))
+    s.run(chunk=2)
+    # 10 units of c1 in 5 chunks: 2 units × 2 meters each, the last chunk as the first, never the period's 20
+    assert s.readings.reads == [4, 4, 4, 4, 4, 0]
+    assert len(s.bills.items) == 30
+
+
+def test_a_rerun_never_overwrites_a_bill_changed_meanwhile(s):
+    s.schedule()
+    run_id = s.run()
+    bill = next(b for b in s.bills.items.values() if b.unit_id == "unit2")
+    s.bills.items[bill.bill_id] = replace(bill, status="processing", payment_id="pay_9", hold_until=1)
+    s.service.start_run(STAFF, "c1", PERIOD)
+    s.work()
+    kept = s.bills.items[bill.bill_id]
+    assert (kept.status, kept.payment_id) == ("processing", "pay_9")
+    assert s.service.get_run(STAFF, run_id).bills_created == 2 and s.bills.created == 2
 
 
 # -- ad-hoc bills ---------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from chalicelib.adapters.dynamo.billing_models import (
 from chalicelib.adapters.dynamo.models import BuildingModel, UniqueKeyModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import connection
 from chalicelib.domain.billing import (
+    LIST_SHARDS,
+    METER_KINDS,
     OPEN_STATUSES,
     Bill,
     BillItem,
@@ -33,6 +35,7 @@ from chalicelib.domain.billing import (
     PropertyItem,
     RunProgress,
     UnitToBill,
+    list_shard,
     unpaid_shard,
 )
 from chalicelib.domain.bills import OpenBill
@@ -82,11 +85,14 @@ class DynamoReadings:
                           previous=str(reading.previous) if reading.previous is not None else None,
                           recorded_at=reading.recorded_at).save()
 
-    def for_period(self, community_id: str, period: str) -> dict[str, dict[str, MeterReading]]:
-        """Every reading of a community's period, by unit and kind (one partition, read in pages)."""
+    def for_units(self, community_id: str, period: str, unit_ids: list[str]) -> dict[str, dict[str, MeterReading]]:
+        """The period's readings of these units, by unit and kind: `BatchGetItem` on the table's key (100 keys a
+        call), so a billing-run chunk reads its own units' meters and nothing else of the period."""
+        keys = [(f"{community_id}#{period}", f"{unit_id}#{kind}") for unit_id in unit_ids for kind in METER_KINDS]
         found: dict[str, dict[str, MeterReading]] = {}
-        for m in MeterReadingModel.query(f"{community_id}#{period}"):
-            found.setdefault(m.unit_id, {})[m.kind] = _reading(m)
+        if keys:
+            for m in MeterReadingModel.batch_get(keys):
+                found.setdefault(m.unit_id, {})[m.kind] = _reading(m)
         return found
 
 
@@ -105,7 +111,7 @@ def bill_model(bill: Bill) -> BillModel:
                            unit_price_cents=i.unit_price_cents, amount_cents=i.amount_cents) for i in bill.items],
         total_cents=bill.total_cents, paid_at=bill.paid_at, payment_id=bill.payment_id, hold_until=bill.hold_until,
         period_bill=f"{bill.period}#{bill.bill_id}", unit_state=f"{bill.unit_id}#{_group(bill.status)}",
-        community_period=f"{bill.community_id}#{bill.period}",
+        community_period=list_partition(bill.community_id, bill.period, list_shard(bill.bill_id)),
         status_bill=f"{bill.status}#{bill.unit_label}#{bill.bill_id}",
         unpaid_shard=unpaid_shard(bill.bill_id) if bill.status in OPEN_STATUSES else None,
         due_bill=f"{bill.due_date}#{bill.bill_id}",
@@ -289,10 +295,6 @@ class DynamoBills:
                 batch.save(bill_model(bill))
         add_to_summaries(bills)
 
-    def existing_ids(self, community_id: str, period: str) -> set[str]:
-        return {m.bill_id for m in BillModel.by_community_period.query(f"{community_id}#{period}",
-                                                                      attributes_to_get=["bill_id"])}
-
     def get(self, bill_id: str) -> Bill | None:
         try:
             return bill_from_model(BillModel.get(bill_id, consistent_read=True))
@@ -324,11 +326,111 @@ class DynamoBills:
 
     def list_for_community(self, community_id: str, period: str, status: str | None, limit: int,
                            start: dict[str, Any] | None) -> Page[Bill]:
+        """A community period's bills, shard after shard (each in `status_bill` order): a page queries the
+        shard its position names and, when that one runs out, the next ones. The position is the shard's
+        index and the key to continue after in it."""
         condition = BillModel.status_bill.startswith(f"{status}#") if status else None
-        result = BillModel.by_community_period.query(f"{community_id}#{period}", condition, limit=limit,
-                                                     last_evaluated_key=start)
-        items = [bill_from_model(m) for m in result]
-        return Page(items, result.last_evaluated_key if len(items) == limit else None)
+        partitions = list_partitions(community_id, period)
+        shard, key = _list_position(start, len(partitions))
+        items: list[Bill] = []
+        while shard < len(partitions) and len(items) < limit:
+            want = limit - len(items)
+            result = BillModel.by_community_period.query(partitions[shard], condition, limit=want,
+                                                         last_evaluated_key=key)
+            found = [bill_from_model(m) for m in result]
+            items += found
+            if len(found) == want and result.last_evaluated_key:
+                return Page(items, {"shard": shard, "key": result.last_evaluated_key})
+            shard, key = shard + 1, None
+        return Page(items, {"shard": shard, "key": None} if shard < len(partitions) else None)
+
+    # -- billing-run writes (kept apart from the single-bill writes above) --
+
+    def create_missing(self, bills: list[Bill]) -> int:
+        """Create the bills that don't exist yet, each with its owners' copies, in transactions of conditional
+        puts (`attribute_not_exists`, at most 100 items each): a bill that exists (a redone chunk, a re-run,
+        paid meanwhile) is never overwritten, nor are its copies; its failed condition only means "already
+        created". Then the owners' summaries get the chunk's bills (idempotent, and a bill closed meanwhile
+        stays closed), so a chunk redone after a crash between the two steps still completes them."""
+        created = sum(_create_group(group) for group in _transaction_groups(bills))
+        add_to_summaries(bills)
+        return created
+
+
+RUN_TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
+_GROUP_TRIES = 3
+
+
+def _transaction_groups(bills: list[Bill]) -> list[list[Bill]]:
+    """`bills` in order, packed into groups whose bills and copies fit one transaction."""
+    groups: list[list[Bill]] = []
+    size = RUN_TRANSACTION_ITEMS
+    for bill in bills:
+        items = 1 + len(bill.owner_ids)
+        if size + items > RUN_TRANSACTION_ITEMS:
+            groups.append([])
+            size = 0
+        groups[-1].append(bill)
+        size += items
+    return groups
+
+
+def _create_group(bills: list[Bill]) -> int:
+    """One transaction of conditional puts of the bills and their copies; the bills whose condition failed are
+    dropped and the rest tried again (a transaction is all or nothing). Returns how many were created."""
+    pending = bills
+    for _ in range(_GROUP_TRIES):
+        if not pending:
+            return 0
+        owners: list[int] = []  # for each item of the transaction, the index of its bill in `pending`
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                for index, bill in enumerate(pending):
+                    tx.save(bill_model(bill), condition=BillModel.bill_id.does_not_exist())
+                    owners.append(index)
+                    for owner_id in sorted(bill.owner_ids):
+                        tx.save(owner_copy(bill, owner_id), condition=OwnerBillModel.owner_id.does_not_exist())
+                        owners.append(index)
+            return len(pending)
+        except TransactWriteError as error:
+            codes = _cancellation_codes(error, len(owners))
+            if codes is None:
+                raise
+            # "TransactionConflict": another transaction touched the item at the same moment; tried again.
+            existing = {owners[i] for i, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            pending = [bill for index, bill in enumerate(pending) if index not in existing]
+    raise RuntimeError("billing-run bills kept conflicting")
+
+
+def _cancellation_codes(error: TransactWriteError, size: int) -> list[str | None] | None:
+    """Each item's cancellation reason, or None when the failure is of another kind (then it is raised)."""
+    if getattr(error, "cause_response_code", None) != "TransactionCanceledException":
+        return None
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    codes = [r.code if r is not None and r.code != "None" else None for r in reasons]
+    if len(codes) != size or any(c not in (None, "ConditionalCheckFailed", "TransactionConflict") for c in codes):
+        return None
+    return codes
+
+
+def list_partition(community_id: str, period: str, shard: str) -> str:
+    """A partition key of the `by-community-period` index; "" names the unsharded key bills had before."""
+    return f"{community_id}#{period}#{shard}" if shard else f"{community_id}#{period}"
+
+
+def list_partitions(community_id: str, period: str) -> list[str]:
+    """Every partition a community period's bills may be in: the shards, then the unsharded key of the bills
+    written before the index was sharded (so they stay listed without a backfill)."""
+    return [list_partition(community_id, period, str(n)) for n in range(LIST_SHARDS)] + [
+        list_partition(community_id, period, "")]
+
+
+def _list_position(start: dict[str, Any] | None, partitions: int) -> tuple[int, dict[str, Any] | None]:
+    if not start:
+        return 0, None
+    if "shard" not in start:  # a cursor issued before sharding: a key in the unsharded partition
+        return partitions - 1, start
+    return int(start["shard"]), start["key"]
 
 
 # -- billing runs ---------------------------------------------------------------------------------
@@ -435,10 +537,14 @@ class DynamoUnitsForBilling:
 
     def page(self, community_id: str, limit: int, start: dict[str, Any] | None
              ) -> tuple[list[UnitToBill], dict[str, Any] | None]:
-        buildings = {b.building_id: b.name for b in BuildingModel.query(community_id)}
         result = UnitModel.by_community.query(community_id, limit=limit, last_evaluated_key=start)
+        models = list(result)
+        # Only the page's own buildings (a few): reading all of a big community's buildings per page would not be.
+        building_ids = sorted({m.building_id for m in models})
+        buildings = {b.building_id: b.name for b in BuildingModel.batch_get([(community_id, b) for b in building_ids])
+                     } if building_ids else {}
         units = [UnitToBill(m.unit_id, m.community_id, f"{buildings.get(m.building_id, '')} {m.unit_no}".strip(),
-                            Decimal(m.area_m2), frozenset(m.owner_ids or ())) for m in result]
+                            Decimal(m.area_m2), frozenset(m.owner_ids or ())) for m in models]
         return units, (result.last_evaluated_key if len(units) == limit else None)
 
     def get(self, unit_id: str) -> UnitToBill | None:

@@ -89,16 +89,17 @@ class _FailOnce:
 
 @pytest.fixture
 def small_transactions(monkeypatch):
-    """Bill transactions of 25, so the run's 30 bills take two (a failure can fall between them)."""
+    """Bill transactions of at most 25 items (bills and their owners' copies), so the run's 30 bills take
+    several (a failure can fall between them)."""
     from chalicelib.adapters.dynamo import billing
 
-    monkeypatch.setattr(billing, "RUN_BILLS_PER_TRANSACTION", 25)
+    monkeypatch.setattr(billing, "RUN_TRANSACTION_ITEMS", 25)
 
 
 @pytest.fixture
 def inject():
-    """Install a `_FailOnce` on the DynamoDB clients the billing run writes through (each PynamoDB table
-    connection, and the transactions' connection, may have its own botocore client)."""
+    """Install a `_FailOnce` on the DynamoDB client the billing run writes through (one per process, shared by
+    every table and the transactions; collected from each of them so the hook holds whatever they use)."""
     from chalicelib.adapters.dynamo.billing_models import BillingRunModel, BillModel
     from chalicelib.adapters.dynamo.repositories import connection
 

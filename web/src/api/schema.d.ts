@@ -2004,6 +2004,8 @@ export interface components {
         RepairPhoto: {
             photo_id: string;
             /** @enum {unknown} */
+            reason?: "content_type" | "not_an_image" | "size" | "too_many_pixels";
+            /** @enum {unknown} */
             status: "pending" | "ready" | "rejected";
             thumbnail_url?: string;
             url?: string;

@@ -71,7 +71,7 @@ def test_text_file_sent_as_jpeg_is_rejected_and_deleted(stack, world):
     ticket, answer = upload(world, owner, repair_id, "这不是图片。".encode() * 50, "image/jpeg")
     assert answer.status_code in (200, 201, 204), answer.text
     photo = wait_for(lambda: photo_status(world, owner, repair_id, ticket["photo_id"]))
-    assert photo == {"photo_id": ticket["photo_id"], "status": "rejected"}
+    assert photo == {"photo_id": ticket["photo_id"], "status": "rejected", "reason": "not_an_image"}
     bucket = ticket["upload"]["url"].rstrip("/").rsplit("/", 1)[1]
     assert not emulator_has(stack, f"{bucket}/{ticket['upload']['fields']['key']}")
 

@@ -2,12 +2,12 @@
 
 Run from the repo root: `python -m bench billing_run` (quick: 1,000 and 5,000 units; `BENCH_MODE=full`: 1,000,
 10,000 and 50,000). Each size is a fresh emulator holding one community (200 units a building, a water and an
-electricity reading per unit); the run is worked as the jobs consumer works it, one simulated invocation per
-queued message, each with the consumer's budget (`chalicelib.events.jobs`). A botocore hook on every client counts
-DynamoDB calls and the items they return; CPU inside AWS calls (botocore and moto) is kept apart from the app's
-own (the service, the adapters and PynamoDB), so "app CPU per unit" is what the Lambda would spend outside the
-network. The figures that must not grow with the community: items read per unit, calls per unit, app CPU per
-unit.
+electricity reading per unit); the run is worked as the jobs consumer works it, one simulated invocation per queued
+message, each with the budget a fresh invocation of the consumer gives it (`domain.jobs.Budget`). A botocore hook on
+every client counts DynamoDB calls and the items they return; CPU inside AWS calls (botocore and moto) is kept apart
+from the app's own (the service, the adapters and PynamoDB), so "app CPU per unit" is what the Lambda would spend
+outside the network. The figures that must not grow with the community: items read per unit, calls per unit, app CPU
+per unit.
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ def _work(cid: str) -> tuple[int, int]:
         encode_position,
     )
     from chalicelib.domain.billing import RunProgress
-    from chalicelib.domain.bills import BillingService
-    from chalicelib.events import jobs
+    from chalicelib.domain.bills import FIRST_CHUNK_SECONDS, BillingService
+    from chalicelib.domain.jobs import Budget
 
     queue: list[dict] = []  # the bench plays the jobs queue (SQS is not what is measured)
     service = BillingService(deps.communities(), DynamoUnitsForBilling(), DynamoFeeSchedules(), DynamoReadings(),
@@ -187,12 +187,19 @@ def _work(cid: str) -> tuple[int, int]:
     while queue:
         job = queue.pop(0)
         invocations += 1
-        deadline = time.monotonic() + jobs.FUNCTION_TIMEOUT_SECONDS - jobs.SAFETY_SECONDS
+        # a fresh 30 s invocation, as the jobs consumer gives the billing-run job (events/billing.py)
         service.work_run(job["run_id"], job["attempt"], job["cursor"],
-                         seconds_left=lambda deadline=deadline: deadline - time.monotonic())
+                         budget=Budget.for_invocation(_FreshInvocation(), expect=FIRST_CHUNK_SECONDS))
     finished = DynamoBillingRuns().get(run.run_id)
     assert finished is not None and finished.status == "done", finished
     return finished.bills_created, invocations
+
+
+class _FreshInvocation:
+    """A Lambda context at the start of a 30 s invocation (`.chalice/config.json` `lambda_timeout`)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
 
 
 def _measure(units: int, meter: DynamoMeter) -> Figures:

@@ -23,6 +23,7 @@ from chalicelib.domain.billing import (
     line_amount,
 )
 from chalicelib.domain.ids import iso, new_id, utcnow
+from chalicelib.domain.jobs import Budget
 from chalicelib.domain.model import Community, Principal
 from chalicelib.domain.ports import Page
 from chalicelib.errors import NotFound, ValidationFailed, field_error
@@ -225,34 +226,31 @@ class BillingService:
         return run
 
     def work_run(self, run_id: str, attempt: int, cursor: str, chunk: int = RUN_CHUNK_UNITS,
-                 seconds_left: Callable[[], float] | None = None) -> str:
-        """Work a run's chunks from `cursor` while the invocation has time (the worker); idempotent under
-        redelivery. Enqueues the run where it stopped unless it is done.
+                 budget: Budget | None = None) -> str:
+        """Work a run's chunks from `cursor` while the invocation's `budget` allows (the worker); idempotent
+        under redelivery. Enqueues the run where it stopped unless it is done.
 
-        `seconds_left` is what this invocation may still spend (the Lambda's remaining time less a margin): a
-        chunk starts only while twice the slowest chunk so far still fits. Without it, one chunk per call.
+        A chunk starts only while the slowest one so far (before the first, `FIRST_CHUNK_SECONDS`) would still
+        end within the budget. Without a budget, one chunk per call.
         """
+        budget = budget or Budget(None, max_steps=1)
         run = self._runs.get(run_id)
         if run is None or run.status != "running" or run.extra.get("attempt") != str(attempt):
             return "stale"
-        slowest, chunks = FIRST_CHUNK_SECONDS, 0
         while True:
-            if (seconds_left is None and chunks) or (seconds_left is not None and seconds_left() < 2 * slowest):
+            if not budget.left():
                 # Out of time: the next invocation picks the run up where this one stopped.
                 self._enqueue({"run_id": run_id, "attempt": attempt, "cursor": cursor})
-                return "continued" if chunks else "deferred"
+                return "continued" if budget.steps else "deferred"
             epoch = int(self._clock().timestamp())
             if not self._runs.take_lease(run_id, attempt, cursor, epoch, epoch + LEASE_SECONDS):
-                if chunks:  # the run was restarted meanwhile (a new attempt): its own message carries it on
+                if budget.steps:  # the run was restarted meanwhile (a new attempt): its own message carries it on
                     return "stopped"
                 return "busy" if self._at(run_id, attempt, cursor) else "stale"
-            started = seconds_left() if seconds_left else 0.0
             next_cursor = self._work_chunk(run, attempt, cursor, chunk)
-            chunks += 1
+            budget.step_done()
             if next_cursor is None:
                 return "done"
-            if seconds_left is not None:
-                slowest = max(slowest, started - seconds_left())
             cursor = next_cursor
 
     def _at(self, run_id: str, attempt: int, cursor: str) -> bool:

@@ -28,12 +28,12 @@ class Budget:
     longest step so far would still end within the allowance (the first step always may, if time is left)."""
 
     def __init__(self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic,
-                 max_steps: int | None = None):
+                 max_steps: int | None = None, expect: float = 0.0):
         self._seconds = seconds
         self._clock = clock
         self._started = clock()
         self._last = self._started
-        self._longest = 0.0
+        self._longest = expect  # what a step is assumed to take until one has been timed
         self._max_steps = max_steps
         self.steps = 0
 
@@ -43,18 +43,22 @@ class Budget:
         return cls(None)
 
     @classmethod
-    def for_invocation(cls, context: Any | None, clock: Callable[[], float] = time.monotonic) -> Budget:
+    def for_invocation(cls, context: Any | None, clock: Callable[[], float] = time.monotonic,
+                       expect: float = 0.0) -> Budget:
         """The budget of a Lambda invocation: half its remaining time, never more than the default; the
-        default alone when there is no context (a schedule, or a caller that has none)."""
+        default alone when there is no context (a schedule, or a caller that has none). `expect` is what a
+        step is assumed to take before one has been timed (so a nearly spent invocation starts none)."""
         seconds = DEFAULT_BUDGET_SECONDS
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if remaining is not None:
             seconds = min(seconds, max(0.0, remaining() / 1000 * SHARE_OF_REMAINING))
-        return cls(seconds, clock=clock)
+        return cls(seconds, clock=clock, expect=expect)
 
     def step_done(self) -> None:
         now = self._clock()
-        self._longest = max(self._longest, now - self._last)
+        took = now - self._last
+        # the first timed step replaces the assumption; later ones can only raise it
+        self._longest = took if self.steps == 0 else max(self._longest, took)
         self._last = now
         self.steps += 1
 

@@ -10,10 +10,11 @@ from chalicelib.observability import logger
 def billing_run(payload: dict[str, Any]) -> None:
     """Work the run's chunks while the invocation has time; the service re-enqueues the rest by cursor."""
     from chalicelib import deps
+    from chalicelib.domain.bills import FIRST_CHUNK_SECONDS
     from chalicelib.events import jobs
 
     outcome = deps.billing().work_run(payload["run_id"], int(payload["attempt"]), payload.get("cursor") or "",
-                                      seconds_left=jobs.seconds_left)
+                                      budget=jobs.budget(expect=FIRST_CHUNK_SECONDS))
     logger.info("billing run chunk", extra={"run_id": payload["run_id"], "outcome": outcome})
     if outcome == "busy":
         # Another worker holds the chunk; raising lets SQS redeliver later in case that worker dies.

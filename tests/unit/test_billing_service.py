@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.billing import Bill, BillItem, FeeSchedule, PropertyItem
-from chalicelib.domain.bills import BillingService, NewAdHocBill
+from chalicelib.domain.bills import FIRST_CHUNK_SECONDS, BillingService, NewAdHocBill
+from chalicelib.domain.jobs import Budget
 from chalicelib.domain.model import Community, Principal
 from chalicelib.errors import NotFound, ValidationFailed
 from tests.unit.billing_fakes import (
@@ -246,9 +247,8 @@ class InvocationClock:
     def __init__(self, per_unit: float) -> None:
         self.now, self.per_unit = 0.0, per_unit
 
-    def budget(self, seconds: float):
-        deadline = self.now + seconds
-        return lambda: deadline - self.now
+    def budget(self, seconds: float) -> Budget:
+        return Budget(seconds, clock=lambda: self.now, expect=FIRST_CHUNK_SECONDS)
 
 
 def test_a_community_bigger_than_one_invocation_is_billed_across_invocations_each_unit_once(s):
@@ -269,12 +269,12 @@ def test_a_community_bigger_than_one_invocation_is_billed_across_invocations_eac
         message = s.queue.pop(0)
         started = clock.now
         outcomes.append(s.service.work_run(message["run_id"], message["attempt"], message["cursor"], 4,
-                                           seconds_left=clock.budget(10)))
+                                           budget=clock.budget(10)))
         invocations.append(clock.now - started)
-    # 25 units in 7 chunks of 4: a chunk starts only while twice the slowest one still fits the 10 s, so each
-    # invocation works two chunks (6 s) and hands on the cursor
-    assert outcomes == ["continued", "continued", "continued", "done"]
-    assert max(invocations) <= 6
+    # 25 units in 7 chunks of 4: a chunk starts only while the slowest one so far would still end within the
+    # 10 s, so each invocation works three chunks (9 s) and hands on the cursor
+    assert outcomes == ["continued", "continued", "done"]
+    assert max(invocations) <= 10
     run = s.service.get_run(STAFF, run_id)
     assert (run.status, run.units_done, run.units_total, run.bills_created) == ("done", 25, 25, 25)
     billed = sorted(b.unit_id for b in s.bills.items.values())
@@ -285,7 +285,8 @@ def test_an_invocation_out_of_time_hands_the_run_on_untouched(s):
     s.schedule()
     run_id = s.service.start_run(STAFF, "c1", PERIOD).run_id
     message = s.queue.pop(0)
-    assert s.service.work_run(run_id, message["attempt"], "", seconds_left=lambda: 1.0) == "deferred"
+    spent = Budget(1.0, expect=FIRST_CHUNK_SECONDS)  # 1 s left, less than a chunk is assumed to take
+    assert s.service.work_run(run_id, message["attempt"], "", budget=spent) == "deferred"
     assert s.queue == [message] and s.bills.items == {}
     assert s.work() == ["done"] and len(s.bills.items) == 2
 

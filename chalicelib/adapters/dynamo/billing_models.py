@@ -109,10 +109,9 @@ class UnpaidBillsIndex(GlobalSecondaryIndex):
     due_bill = UnicodeAttribute(range_key=True)  # "<due_date>#<bill_id>"
 
 
-class BillModel(Model):
-    Meta = table_meta("bills")
+class BillFields(Model):
+    """What a bill and an owner's copy of it both hold (not a table: no `Meta`)."""
 
-    bill_id = UnicodeAttribute(hash_key=True)
     unit_id = UnicodeAttribute()
     community_id = UnicodeAttribute()
     unit_label = UnicodeAttribute()
@@ -126,6 +125,12 @@ class BillModel(Model):
     paid_at = UnicodeAttribute(null=True)
     payment_id = UnicodeAttribute(null=True)
     hold_until = NumberAttribute(null=True)
+
+
+class BillModel(BillFields):
+    Meta = table_meta("bills")
+
+    bill_id = UnicodeAttribute(hash_key=True)
     period_bill = UnicodeAttribute()
     unit_state = UnicodeAttribute()
     community_period = UnicodeAttribute()
@@ -150,7 +155,7 @@ class OwnerBillsByGroupIndex(LocalSecondaryIndex):
     group_bill = UnicodeAttribute(range_key=True)  # "<open|paid|void>#<period>#<bill_id>"
 
 
-class OwnerBillModel(Model):
+class OwnerBillModel(BillFields):
     """One owner's copy of a bill: written with the bill for each owner of its unit at billing time, and
     changed in the same transaction as the bill, so `GET /bills` is one query whatever the number of units."""
 
@@ -160,19 +165,6 @@ class OwnerBillModel(Model):
     period_bill = UnicodeAttribute(range_key=True)  # "<period>#<bill_id>": newest period first when descending
     group_bill = UnicodeAttribute()
     bill_id = UnicodeAttribute()
-    unit_id = UnicodeAttribute()
-    community_id = UnicodeAttribute()
-    unit_label = UnicodeAttribute()
-    type = UnicodeAttribute()
-    period = UnicodeAttribute()
-    items = ListAttribute(of=BillItemMap, default=list)
-    total_cents = IntAttribute()
-    due_date = UnicodeAttribute()
-    status = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-    paid_at = UnicodeAttribute(null=True)
-    payment_id = UnicodeAttribute(null=True)
-    hold_until = NumberAttribute(null=True)
 
     by_group = OwnerBillsByGroupIndex()
 

@@ -393,7 +393,7 @@ def billing() -> BillingService:
 
 @provider
 def payment_providers():
-    from chalicelib.adapters.payments.providers import build_providers
+    from chalicelib.adapters.payments.registry import build_providers
 
     return build_providers(get_settings())
 

@@ -9,20 +9,20 @@ from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 from chalice import Response
 
 from chalicelib import deps
-from chalicelib.adapters.payments.providers import AlipayProvider, SandboxProvider, WechatPayProvider
+from chalicelib.adapters.payments.registry import PROVIDER_NAMES
 from chalicelib.api import validation as v
 from chalicelib.api.contract import endpoint, page_of, request
+from chalicelib.api.middleware import source_ip
 from chalicelib.api.pagination import PageQuery, page_answer, start_of
 from chalicelib.api.routing import principal
 from chalicelib.domain.ids import iso
-from chalicelib.domain.payments import METHODS
+from chalicelib.domain.payments import CHANNELS, METHODS
 from chalicelib.domain.payments import Payment as PaymentRecord
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.observability import count, logger
 
 MAX_KEY = 255
 RECEIPT_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")  # receipt numbers and verification codes are ASCII
-PROVIDERS: tuple[str, ...] = (SandboxProvider.name, AlipayProvider.name, WechatPayProvider.name)
 
 Method = Literal["alipay", "wechat", "card", "sandbox"]
 PaymentStatus = Literal["pending", "succeeded", "failed", "expired"]
@@ -36,6 +36,13 @@ class NewPayment(v.Shape):
 
     bill_ids = v.id_list(1, 50)
     method = v.choice(METHODS)
+    channel = v.about(
+        v.choice(CHANNELS, required=False),
+        "Where the app opens the provider: `h5` (a phone browser: Alipay WAP pay, WeChat H5 pay), `app` (a native "
+        "app: Alipay's signed order string), `jsapi` (inside WeChat's browser; needs `openid`). Omitted: the "
+        "provider's default for a phone browser.")
+    openid = v.about(v.text(128, required=False),
+                     "`wechat` with `jsapi`: the payer's openid for the merchant's app id.")
 
 
 class _NamedHeaders(v.Shape):
@@ -206,8 +213,9 @@ def create_payment(body: NewPayment, headers: PaymentHeaders) -> Payment:
     config.register_lambda_context(getattr(request(), "lambda_context", None))
     # The canonical body (bill ids sorted) is what the replay cache hashes: the same bills in another order
     # are the same request.
-    canonical = {"caller": caller.user_id, "key": headers.idempotency_key,
-                 "body": {"bill_ids": sorted(body.bill_ids), "method": body.method}}
+    canonical = {"caller": caller.user_id, "key": headers.idempotency_key, "client_ip": source_ip(request()),
+                 "body": {"bill_ids": sorted(body.bill_ids), "method": body.method, "channel": body.channel or "",
+                          "openid": body.openid}}
     try:
         answer = create(request=canonical, principal=caller)  # replayed from the cache as JSON: rebuild it
     except IdempotencyValidationError:
@@ -243,7 +251,7 @@ def get_receipt(payment_id: str) -> ReceiptLink:
     return ReceiptLink(receipt_no=link.receipt_no, url=link.url, expires_in=link.expires_in)
 
 
-@endpoint(path={"provider": v.choice(PROVIDERS)}, headers=CallbackHeaders, query=_Ignored, raw_body=True,
+@endpoint(path={"provider": v.choice(PROVIDER_NAMES)}, headers=CallbackHeaders, query=_Ignored, raw_body=True,
           response=CallbackAck, responses={204: None}, errors=("invalid_signature", "callback_rejected"))
 def provider_callback(provider: str, headers: CallbackHeaders, query: _Ignored) -> Response:
     """A payment provider's notice of a payment's outcome (server to server, signed).

@@ -29,6 +29,7 @@ def payment_items(bills: list[Bill]) -> int:
 
 PAYMENT_TTL_SECONDS = 15 * 60
 METHODS: tuple[str, ...] = ("alipay", "wechat", "card", "sandbox")
+CHANNELS: tuple[str, ...] = ("h5", "app", "jsapi")
 PENDING_SHARDS = 8
 
 
@@ -50,6 +51,8 @@ class Payment:
     receipt_no: str | None = None
     receipt_ready: bool = False
     refund_case: bool = False
+    channel: str = ""  # how the app opens the provider (PayContext.channel); "" = the provider's default
+    provider_payload: dict[str, Any] | None = None  # what the provider answered for this payment, kept
 
     def is_lapsed(self, now_epoch: int) -> bool:
         """Pending past its 15 minutes (DynamoDB has not been told yet)."""
@@ -65,6 +68,52 @@ class Notice:
     provider_txn_id: str
     amount_cents: int
     succeeded: bool
+
+
+@dataclass(frozen=True)
+class PayContext:
+    """Where the owner pays, as far as the provider must know it.
+
+    `channel`: `h5` (a phone browser: Alipay WAP pay, WeChat H5 pay), `app` (a native app: Alipay's signed order
+    string), `jsapi` (inside WeChat's browser: needs the payer's `openid`); "" lets the provider choose.
+    """
+
+    channel: str = ""
+    openid: str | None = None
+    client_ip: str | None = None
+    return_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A refund asked of the provider: `refund_id` is ours and makes the request idempotent there."""
+
+    refund_id: str
+    payment_id: str
+    provider_txn_id: str
+    amount_cents: int
+    payment_amount_cents: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """The provider's word on a refund: `succeeded`, `failed`, or `pending` (a notice or a query will tell)."""
+
+    status: str
+    provider_refund_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    """A verified provider notice about one refund."""
+
+    provider: str
+    refund_id: str
+    payment_id: str
+    provider_refund_id: str
+    amount_cents: int
+    status: str  # succeeded | failed
 
 
 @dataclass(frozen=True)
@@ -97,10 +146,31 @@ class BillsUnavailable(Exception):
 
 
 class PaymentProvider(Protocol):
+    """One payment provider (a file under adapters/payments/). The interface is small on purpose: a new
+    acquirer implements these and nothing else.
+
+    `success` is the reply the provider expects for a notice it must not resend.
+    """
+
     name: str
 
-    def payload(self, payment: Payment) -> dict[str, Any]:
-        """What the app needs to open the provider for this payment."""
+    def payload(self, payment: Payment, context: PayContext | None = None) -> dict[str, Any]:
+        """Create the order at the provider if it needs one, and return what the app needs to open it."""
+
+    def parse(self, headers: dict[str, str], raw: bytes) -> Notice | RefundNotice:
+        """Verify a notice exactly as received; raise `InvalidSignature` or `CallbackRejected` before trusting it."""
+
+    def query(self, payment: Payment) -> Notice | None:
+        """Ask the provider how the payment stands: a `Notice` once final, None while the owner may still pay."""
+
+    def close(self, payment: Payment) -> None:
+        """Close the order at the provider so that it can no longer be paid (expiry)."""
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Ask for a refund (idempotent on `request.refund_id`)."""
+
+    def query_refund(self, request: RefundRequest) -> RefundResult:
+        """Ask how a refund asked earlier stands."""
 
 
 class ProviderRegistry(Protocol):
@@ -133,6 +203,9 @@ class PaymentStore(Protocol):
     def pending_due(self, shard: int, now_epoch: int) -> list[Payment]: ...
 
     def mark_receipt_ready(self, payment_id: str) -> None: ...
+
+    def set_payload(self, payment_id: str, payload: dict[str, Any]) -> None:
+        """Keep what the provider answered for this payment."""
 
 
 def payment_id_for(key: bytes, user_id: str, idempotency_key: str) -> str:
@@ -172,7 +245,8 @@ class PaymentService:
 
     # -- paying ----------------------------------------------------------------------------------
 
-    def create(self, caller: Principal, payment_id: str, bill_ids: tuple[str, ...], method: str) -> Payment:
+    def create(self, caller: Principal, payment_id: str, bill_ids: tuple[str, ...], method: str,
+               channel: str = "") -> Payment:
         """Hold the caller's unpaid bills in a new pending payment (15 minutes)."""
         provider = self._providers.for_method(method)
         existing = self._payments.get(payment_id)
@@ -182,7 +256,8 @@ class PaymentService:
             # The payment id comes from (caller, Idempotency-Key), and the payment outlives the 24 h replay
             # cache: only the very same request may find it — another one with this key is refused, never
             # answered with this payment.
-            if sorted(existing.bill_ids) != sorted(bill_ids) or existing.method != method:
+            same = (sorted(existing.bill_ids), existing.method, existing.channel) == (sorted(bill_ids), method, channel)
+            if not same:
                 raise IdempotencyKeyReused()
             return existing  # a retry of a request whose first attempt stored the payment
         bills = self._owned_bills(caller, bill_ids)
@@ -200,7 +275,7 @@ class PaymentService:
         units = tuple(sorted({b.unit_id for b in bills.values()}))
         payment = Payment(payment_id, caller.user_id, bill_ids, units, next(iter(bills.values())).community_id,
                           sum(b.total_cents for b in bills.values()), method, provider.name, "pending", iso(now),
-                          int(now.timestamp()) + PAYMENT_TTL_SECONDS)
+                          int(now.timestamp()) + PAYMENT_TTL_SECONDS, channel=channel)
         event = AuditEvent(caller.user_id, iso(now), "payment.created",
                            f"Payment of {payment.amount_cents} fen for {len(bill_ids)} bill(s) started", payment_id)
         try:
@@ -210,8 +285,14 @@ class PaymentService:
             raise Conflict("A bill is already in a pending payment.", code="bill_in_payment") from None
         return payment
 
-    def provider_payload(self, payment: Payment) -> dict[str, Any]:
-        return self._providers.for_method(payment.method).payload(payment)
+    def provider_payload(self, payment: Payment, context: PayContext | None = None) -> dict[str, Any]:
+        """What the app needs to open the provider, asked of it once per payment and kept: a retry or a later
+        read answers the same order (WeChat's `prepay_id` is not asked for twice)."""
+        if payment.provider_payload is not None:
+            return payment.provider_payload
+        payload = self._providers.for_method(payment.method).payload(payment, context or PayContext(payment.channel))
+        self._payments.set_payload(payment.payment_id, payload)
+        return payload
 
     def _owned_bills(self, caller: Principal, bill_ids: tuple[str, ...]) -> dict[str, Bill]:
         bills = self._bills.get_many(list(bill_ids))
@@ -325,5 +406,9 @@ def create_for_request(service: PaymentService, id_key: bytes, request: dict[str
     keep it; `deps.idempotent_create_payment()` wraps this function in one.
     """
     payment_id = payment_id_for(id_key, request["caller"], request["key"])
-    payment = service.create(principal, payment_id, tuple(request["body"]["bill_ids"]), request["body"]["method"])
-    return {"payment": asdict(payment), "provider_payload": service.provider_payload(payment)}
+    body = request["body"]
+    channel = body.get("channel") or ""
+    payment = service.create(principal, payment_id, tuple(body["bill_ids"]), body["method"], channel)
+    context = PayContext(channel, body.get("openid"), request.get("client_ip"), body.get("return_url"))
+    payload = service.provider_payload(payment, context)
+    return {"payment": asdict(payment) | {"provider_payload": payload}, "provider_payload": payload}

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 
 def complete(pay_url: str, api_url: str, secret: str, status: str = "succeeded") -> int:
-    from chalicelib.adapters.payments.providers import SandboxProvider
+    from chalicelib.adapters.payments.sandbox import SandboxProvider
 
     provider = SandboxProvider(secret)
     parts = urlsplit(pay_url)

@@ -373,6 +373,9 @@ class FakePayments:
     def mark_receipt_ready(self, payment_id: str) -> None:
         self.items[payment_id] = replace(self.items[payment_id], receipt_ready=True)
 
+    def set_payload(self, payment_id: str, payload: dict) -> None:
+        self.items[payment_id] = replace(self.items[payment_id], provider_payload=payload)
+
     def actions(self) -> list[str]:
         return [e.action for e in self.events]
 

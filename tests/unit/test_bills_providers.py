@@ -11,13 +11,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.adapters.payments.providers import (
-    AlipayProvider,
-    InvalidSignature,
-    SandboxProvider,
-    WechatPayProvider,
-    alipay_sign_content,
-)
+from chalicelib.adapters.payments.alipay import AlipayProvider, alipay_sign_content
+from chalicelib.adapters.payments.common import InvalidSignature
+from chalicelib.adapters.payments.sandbox import SandboxProvider
+from chalicelib.adapters.payments.wechat import WechatPayProvider
 from chalicelib.domain.payments import CallbackRejected
 
 

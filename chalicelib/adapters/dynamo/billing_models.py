@@ -247,6 +247,8 @@ class PaymentModel(Model):
     receipt_no = UnicodeAttribute(null=True)
     receipt_ready = BooleanAttribute(default=False)
     refund_case = BooleanAttribute(default=False)
+    channel = UnicodeAttribute(null=True)
+    provider_payload = UnicodeAttribute(null=True)  # JSON: what the provider answered (order string, prepay id)
 
     by_user = PaymentsByUserIndex()
     pending_by_expiry = PendingPaymentsIndex()

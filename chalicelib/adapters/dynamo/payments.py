@@ -3,6 +3,7 @@ bills it holds or pays, its ledger entry and its audit event."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -22,7 +23,8 @@ from chalicelib.domain.ports import Page
 def _payment(m: PaymentModel) -> Payment:
     return Payment(m.payment_id, m.user_id, tuple(m.bill_ids), tuple(m.unit_ids), m.community_id, m.amount_cents,
                    m.method, m.provider, m.status, m.created_at, int(m.expires_at), m.provider_txn_id, m.paid_at,
-                   m.receipt_no, bool(m.receipt_ready), bool(m.refund_case))
+                   m.receipt_no, bool(m.receipt_ready), bool(m.refund_case), m.channel or "",
+                   json.loads(m.provider_payload) if m.provider_payload else None)
 
 
 def _audit(event: AuditEvent, suffix: str) -> AuditEventModel:
@@ -49,7 +51,7 @@ class DynamoPayments:
             bill_ids=list(payment.bill_ids), unit_ids=list(payment.unit_ids), community_id=payment.community_id,
             amount_cents=payment.amount_cents, method=payment.method, provider=payment.provider, status="pending",
             created_at=payment.created_at, expires_at=payment.expires_at,
-            pending_shard=pending_shard(payment.payment_id))
+            pending_shard=pending_shard(payment.payment_id), channel=payment.channel or None)
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.save(model, condition=PaymentModel.payment_id.does_not_exist())
@@ -155,6 +157,10 @@ class DynamoPayments:
 
     def mark_receipt_ready(self, payment_id: str) -> None:
         PaymentModel(payment_id).update(actions=[PaymentModel.receipt_ready.set(True)])
+
+    def set_payload(self, payment_id: str, payload: dict[str, Any]) -> None:
+        PaymentModel(payment_id).update(actions=[PaymentModel.provider_payload.set(json.dumps(payload))],
+                                        condition=PaymentModel.payment_id.exists())
 
     def ledger(self, payment_id: str) -> list[LedgerEntryModel]:
         return list(LedgerEntryModel.query(payment_id))

@@ -1689,6 +1689,13 @@ export interface components {
             bill_ids: string[];
             /** @enum {string} */
             method: "alipay" | "wechat" | "card" | "sandbox";
+            /**
+             * @description Where the app opens the provider: `h5` (a phone browser: Alipay WAP pay, WeChat H5 pay), `app` (a native app: Alipay's signed order string), `jsapi` (inside WeChat's browser; needs `openid`). Omitted: the provider's default for a phone browser.
+             * @enum {string|null}
+             */
+            channel?: "h5" | "app" | "jsapi" | null;
+            /** @description `wechat` with `jsapi`: the payer's openid for the merchant's app id. */
+            openid?: string | null;
         };
         NewPhoto: {
             /** @enum {string} */

@@ -53,3 +53,7 @@ def rsa_sha256_verifies(public_key: Any, message: bytes, signature_b64: str) -> 
     except (CryptoInvalid, ValueError):
         return False
     return True
+
+
+class ProviderConfigError(ValueError):
+    """A provider's configuration (its secret) is unusable: the message names the field and never its value."""

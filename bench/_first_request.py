@@ -259,13 +259,14 @@ def site_dirs() -> list[Path]:
     return sorted({Path(paths[key]).resolve() for key in ("purelib", "platlib")})
 
 
-def build_package(modules: list[str | None], target: Path) -> None:
-    """A directory laid out like the Lambda package: the app's files and, at the top level, every third-party
-    package (or module) that `modules` were loaded from — sources only, no bytecode, as `chalice package`
-    ships them."""
+def build_package(modules: list[str | None], target: Path, *, with_app: bool = True) -> None:
+    """A directory laid out like the Lambda package: the app's files (unless `with_app` is False: the floor's
+    package) and, at the top level, every third-party package (or module) that `modules` were loaded from —
+    sources only, no bytecode, as `chalice package` ships them."""
     target.mkdir(parents=True)
-    shutil.copy2(ROOT / "app.py", target / "app.py")
-    shutil.copytree(ROOT / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    if with_app:
+        shutil.copy2(ROOT / "app.py", target / "app.py")
+        shutil.copytree(ROOT / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     tops: set[str] = set()
     for path in filter(None, modules):
         resolved = Path(path).resolve()

@@ -117,12 +117,16 @@ def first_request_section() -> str:
         calibration = fr.measure(fr.APP_SCRIPT, stack.spec(record=True))
         if calibration.statuses != [200]:
             raise RuntimeError(f"first GET /bills answered {calibration.statuses}")
+        floor_modules = fr.measure(fr.FLOOR_SCRIPT, stack.spec(calls=calibration.calls)).modules
         with tempfile.TemporaryDirectory(prefix="bench-package-") as scratch:
             source, compiled = Path(scratch) / "source", Path(scratch) / "compiled"
+            floor = Path(scratch) / "floor"
             fr.build_package(calibration.modules, source)
             shutil.copytree(source, compiled)
             _compile_tree(compiled)
-            samples = _first_requests(fr, stack, calibration.calls, source, compiled)
+            fr.build_package(floor_modules, floor, with_app=False)
+            _compile_tree(floor)
+            samples = _first_requests(fr, stack, calibration.calls, source, compiled, floor)
         mixed = [fr.measure(fr.MIXED_SCRIPT, stack.spec()) for _ in range(MIXED_RUNS)]
     finally:
         stack.stop()
@@ -136,7 +140,7 @@ def _compile_tree(directory: Path) -> None:
     compile_tree(directory)
 
 
-def _first_requests(fr, stack, calls, source: Path, compiled: Path) -> dict[str, list]:
+def _first_requests(fr, stack, calls, source: Path, compiled: Path, floor: Path) -> dict[str, list]:
     """Interleaved runs of each side (each a fresh process), starting with a different side every run."""
     package = {"python_flags": ("-S",), "env_extra": {"PYTHONDONTWRITEBYTECODE": "1"}}  # only the package's files
     sides = {
@@ -144,6 +148,8 @@ def _first_requests(fr, stack, calls, source: Path, compiled: Path) -> dict[str,
         "floor": lambda: fr.measure(fr.FLOOR_SCRIPT, stack.spec(calls=calls)),
         "package, no bytecode": lambda: fr.measure(fr.APP_SCRIPT, stack.spec(), root=source, **package),
         "package, bytecode": lambda: fr.measure(fr.APP_SCRIPT, stack.spec(), root=compiled, **package),
+        "floor, package, bytecode": lambda: fr.measure(fr.FLOOR_SCRIPT, stack.spec(calls=calls), root=floor,
+                                                       **package),
     }
     names = list(sides)
     samples: dict[str, list] = {name: [] for name in names}
@@ -160,6 +166,7 @@ def _first_request_report(samples: dict[str, list], calls: list, mixed: list, mi
     cpu = {name: median([s.cpu for s in runs]) for name, runs in samples.items()}
     rss = {name: median([s.rss_mib for s in runs]) for name, runs in samples.items()}
     ratio = cpu["app"] / cpu["floor"]
+    packaged = cpu["package, bytecode"] / cpu["floor, package, bytecode"]
     package_gain = cpu["package, no bytecode"] / cpu["package, bytecode"]
     operations = ", ".join(f"{service} {operation}" for service, operation, _ in calls)
     out = [
@@ -178,14 +185,17 @@ def _first_request_report(samples: dict[str, list], calls: list, mixed: list, mi
         values = [s.cpu for s in runs]
         out.append(f"| {name} | {cpu[name] * 1000:.0f} ms | {min(values) * 1000:.0f} ms | "
                    f"{max(values) * 1000:.0f} ms | {rss[name]:.1f} MiB |")
-    verdict = "meets" if ratio <= FIRST_REQUEST_TARGET else "MISSES"
+    verdict = "meets" if packaged <= FIRST_REQUEST_TARGET else "MISSES"
     out += [
         "",
-        f"**App / floor: {ratio:.2f}** (CPU, medians; target <= {FIRST_REQUEST_TARGET}: {verdict} it). "
-        f"Peak RSS app / floor: {rss['app'] / rss['floor']:.2f}.",
+        f"**Packaged app / packaged floor: {packaged:.2f}** (CPU, medians, both laid out like the Lambda zip with "
+        f"bytecode, as Lambda runs them; target <= {FIRST_REQUEST_TARGET}: {verdict} it). From the virtualenv "
+        f"(site-packages, both sides): app / floor {ratio:.2f}. Peak RSS app / floor: "
+        f"{rss['app'] / rss['floor']:.2f}.",
         "",
         "The package rows run from a directory laid out like the Lambda zip (the app and, at its top level, the "
-        "third-party packages the request loads; no site-packages, `-S`) on a read-only-like interpreter "
+        "third-party packages the request loads — for the floor only those it loads; no site-packages, `-S`) "
+        "on a read-only-like interpreter "
         "(`PYTHONDONTWRITEBYTECODE`): without bytecode, as `chalice package` ships it, every module is compiled "
         "at every cold start; with the unchecked-hash .pyc that `infra/lambda_bytecode.py` adds to the zip, "
         f"none is. **No bytecode / bytecode: {package_gain:.2f}x** the CPU.",

@@ -56,11 +56,13 @@ class Continuations:
 
 
 def _seed(owners: int, today: str, soon: str) -> None:
-    from chalicelib.adapters.dynamo.billing_models import BillModel
+    from chalicelib.adapters.dynamo.billing import summary_entry
+    from chalicelib.adapters.dynamo.billing_models import BillModel, OwnerBillSummaryModel
     from chalicelib.adapters.dynamo.models import AccountModel, UnitModel, UnitSummary
     from chalicelib.domain.billing import unpaid_shard
 
-    with UnitModel.batch_write() as units, AccountModel.batch_write() as accounts, BillModel.batch_write() as bills:
+    with UnitModel.batch_write() as units, AccountModel.batch_write() as accounts, BillModel.batch_write() as bills, \
+            OwnerBillSummaryModel.batch_write() as summaries:
         for i in range(owners):
             uid, user = f"un_{i:06d}", f"u_{i:06d}"
             units.save(UnitModel(uid, community_id="c_bench", building_id="b_1", building_unit=f"b_1#{i:06d}",
@@ -72,14 +74,17 @@ def _seed(owners: int, today: str, soon: str) -> None:
                 units=[UnitSummary(unit_id=uid, community_id="c_bench", community_name="小区", building_id="b_1",
                                    building_name="1号楼", unit_no=f"{i:06d}", floor=1, area_m2="89.56",
                                    layout="3室")]))
+            owed = set()
             for kind, due, cents in (("water", today, 4_500), ("electricity", soon, 6_200)):
                 bill_id = f"bill_{kind}_{i:06d}"
+                owed.add(summary_entry(bill_id, due, cents))
                 bills.save(BillModel(bill_id, unit_id=uid, community_id="c_bench", unit_label=f"1号楼 {i:06d}",
                                      type=kind, period="2026-10", items=[], total_cents=cents, due_date=due,
                                      status="unpaid", created_at="t", period_bill=f"2026-10#{bill_id}",
-                                     unit_state=f"{uid}#open", community_period="c_bench#2026-10",
+                                     community_period="c_bench#2026-10", owner_ids={user},
                                      status_bill=f"unpaid#{i:06d}#{bill_id}", unpaid_shard=unpaid_shard(bill_id),
                                      due_bill=f"{due}#{bill_id}"))
+            summaries.save(OwnerBillSummaryModel(user, open_bills=owed))
 
 
 def _baseline() -> int:

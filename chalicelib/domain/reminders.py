@@ -8,7 +8,7 @@ sender.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -71,15 +71,6 @@ def due_limit(today: date) -> str:
     return (today + timedelta(days=DUE_SOON_DAYS)).isoformat()
 
 
-def aggregate(bills: Iterable[OpenBill], owners_of: dict[str, Iterable[str]], today: date) -> dict[str, OwnerDue]:
-    """Fold bills into one entry per owner (an owner of several units gets one text; co-owners each get one)."""
-    dues: dict[str, OwnerDue] = {}
-    for bill in bills:
-        for owner in owners_of.get(bill.unit_id, ()):
-            dues.setdefault(owner, OwnerDue(owner)).add(bill, today)
-    return dues
-
-
 def yuan(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
@@ -119,8 +110,8 @@ class ReminderSource(Protocol):
                         size: int) -> tuple[list[OpenBill], dict[str, Any] | None]:
         """One page (at most `size`) of a shard's open bills due by `limit`, and where the next one starts."""
 
-    def open_bills_of_units(self, unit_ids: set[str], limit: str) -> list[OpenBill]:
-        """Every open bill of these units due by `limit`."""
+    def open_bills_of_owners(self, user_ids: set[str], limit: str) -> dict[str, list[OpenBill]]:
+        """Every open bill of these owners (owners when it was billed) due by `limit`."""
 
     def owners_of_units(self, unit_ids: set[str]) -> dict[str, set[str]]: ...
     def recipients(self, user_ids: set[str]) -> dict[str, Recipient]: ...
@@ -284,7 +275,7 @@ class FeeReminders:
         if not wanted:
             return
         recipients = self._source.recipients(set(wanted))
-        dues = self._dues(wanted, recipients, owners_of, day)
+        dues = self._dues(wanted, day)
         batch: list[dict[str, Any]] = []
         for user_id in wanted:
             payload = self._payload(user_id, dues.get(user_id), recipients.get(user_id), history.get(user_id),
@@ -294,16 +285,14 @@ class FeeReminders:
         if batch:
             self._outbox.send_many(FEE_REMINDER_JOB, batch)
 
-    def _dues(self, user_ids: list[str], recipients: dict[str, Recipient], owners_of: dict[str, set[str]],
-              day: str) -> dict[str, OwnerDue]:
-        """Everything each owner owes by the limit, over all their units (not only this page's bills)."""
-        units = {u for u, owners in owners_of.items() if owners & set(user_ids)}
-        units |= {u for r in recipients.values() for u in r.unit_ids}
-        extra = units - owners_of.keys()
-        owners = {**owners_of, **(self._source.owners_of_units(extra) if extra else {})}
-        bills = self._source.open_bills_of_units(units, self._limit(day))
-        wanted = set(user_ids)
-        dues = aggregate(bills, {u: owners.get(u, set()) & wanted for u in units}, date.fromisoformat(day))
+    def _dues(self, user_ids: list[str], day: str) -> dict[str, OwnerDue]:
+        """Everything each owner owes by the limit, over all their bills (not only this page's): read from the
+        owners' summaries, one batch per 100 owners, whatever the number of their units."""
+        today = date.fromisoformat(day)
+        dues: dict[str, OwnerDue] = {}
+        for user_id, bills in self._source.open_bills_of_owners(set(user_ids), self._limit(day)).items():
+            for bill in bills:
+                dues.setdefault(user_id, OwnerDue(user_id)).add(bill, today)
         return dues
 
     def _payload(self, user_id: str, due: OwnerDue | None, recipient: Recipient | None, last: LogEntry | None,

@@ -13,9 +13,9 @@ from chalicelib.domain.reminders import (
     FeeReminders,
     LogEntry,
     OpenBill,
+    OwnerDue,
     Recipient,
     ReminderSender,
-    aggregate,
     due_limit,
     previous_period,
     reminder_text,
@@ -47,8 +47,13 @@ class Source:
         page = due[offset:offset + size]
         return page, ({"offset": offset + size} if len(page) == size else None)
 
-    def open_bills_of_units(self, unit_ids, limit):
-        return [b for b in self.bills if b.unit_id in unit_ids and b.due_date <= limit]
+    def open_bills_of_owners(self, user_ids, limit):
+        found = {}
+        for bill in self.bills:
+            for owner in self.owners.get(bill.unit_id, set()) & set(user_ids):
+                if bill.due_date <= limit:
+                    found.setdefault(owner, []).append(bill)
+        return found
 
     def owners_of_units(self, unit_ids):
         return {u: self.owners.get(u, set()) for u in unit_ids}
@@ -142,10 +147,12 @@ def test_one_text_per_owner_with_count_total_and_overdue():
     assert "1笔" in bob["text"] and "70.00元" in bob["text"] and "逾期" not in bob["text"]
 
 
-def test_aggregate_counts_a_bill_once_per_owner():
+def test_a_due_counts_a_bill_once():
     bill = OpenBill("b1", "u", 100, "2026-11-25")
-    dues = aggregate([bill, bill], {"u": {"x"}}, TODAY)
-    assert dues["x"].count == 1 and dues["x"].total_cents == 100
+    due = OwnerDue("x")
+    due.add(bill, TODAY)
+    due.add(bill, TODAY)
+    assert due.count == 1 and due.total_cents == 100
 
 
 def test_rerun_the_same_day_enqueues_nobody_twice():

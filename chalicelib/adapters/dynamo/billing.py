@@ -110,7 +110,7 @@ def bill_model(bill: Bill) -> BillModel:
         items=[BillItemMap(code=i.code, name=i.name, quantity=str(i.quantity), unit=i.unit,
                            unit_price_cents=i.unit_price_cents, amount_cents=i.amount_cents) for i in bill.items],
         total_cents=bill.total_cents, paid_at=bill.paid_at, payment_id=bill.payment_id, hold_until=bill.hold_until,
-        period_bill=f"{bill.period}#{bill.bill_id}", unit_state=f"{bill.unit_id}#{_group(bill.status)}",
+        period_bill=f"{bill.period}#{bill.bill_id}",
         community_period=list_partition(bill.community_id, bill.period, list_shard(bill.bill_id)),
         status_bill=f"{bill.status}#{bill.unit_label}#{bill.bill_id}",
         unpaid_shard=unpaid_shard(bill.bill_id) if bill.status in OPEN_STATUSES else None,
@@ -128,8 +128,7 @@ def bill_from_model(m: BillModel) -> Bill:
 
 def bill_status_actions(bill_id: str, unit_id: str, unit_label: str, status: str) -> list[Any]:
     """The index attributes that follow a bill's status (they move it between the owner and staff lists)."""
-    actions = [BillModel.status.set(status), BillModel.unit_state.set(f"{unit_id}#{_group(status)}"),
-               BillModel.status_bill.set(f"{status}#{unit_label}#{bill_id}")]
+    actions = [BillModel.status.set(status), BillModel.status_bill.set(f"{status}#{unit_label}#{bill_id}")]
     if status in OPEN_STATUSES:
         actions.append(BillModel.unpaid_shard.set(unpaid_shard(bill_id)))
     else:

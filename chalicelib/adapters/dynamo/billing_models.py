@@ -77,15 +77,6 @@ class BillsByUnitIndex(GlobalSecondaryIndex):
     period_bill = UnicodeAttribute(range_key=True)  # "<period>#<bill_id>": newest period first when descending
 
 
-class BillsByUnitStateIndex(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-unit-state"
-        projection = AllProjection()
-
-    unit_state = UnicodeAttribute(hash_key=True)  # "<unit_id>#open" (unpaid/processing) | "#paid" | "#void"
-    period_bill = UnicodeAttribute(range_key=True)
-
-
 class BillsByCommunityPeriodIndex(GlobalSecondaryIndex):
     class Meta:
         index_name = "by-community-period"
@@ -132,7 +123,6 @@ class BillModel(BillFields):
 
     bill_id = UnicodeAttribute(hash_key=True)
     period_bill = UnicodeAttribute()
-    unit_state = UnicodeAttribute()
     community_period = UnicodeAttribute()
     status_bill = UnicodeAttribute()
     unpaid_shard = UnicodeAttribute(null=True)
@@ -141,7 +131,6 @@ class BillModel(BillFields):
     owner_ids = UnicodeSetAttribute(null=True)
 
     by_unit = BillsByUnitIndex()
-    by_unit_state = BillsByUnitStateIndex()
     by_community_period = BillsByCommunityPeriodIndex()
     unpaid_by_due = UnpaidBillsIndex()
 

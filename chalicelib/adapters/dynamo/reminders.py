@@ -8,7 +8,8 @@ from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamo.base import IntAttribute, Model, is_conditional_failure, table_meta, update_once
-from chalicelib.adapters.dynamo.billing_models import BillModel
+from chalicelib.adapters.dynamo.billing import open_bills_of
+from chalicelib.adapters.dynamo.billing_models import BillModel, OwnerBillSummaryModel
 from chalicelib.adapters.dynamo.jobs import DynamoJobProgress
 from chalicelib.adapters.dynamo.models import AccountModel, UnitModel
 from chalicelib.adapters.dynamo.repositories import notification_prefs
@@ -86,13 +87,14 @@ class DynamoReminderSource:
         bills = [OpenBill(m.bill_id, m.unit_id, m.total_cents, m.due_date) for m in result if m.status in OPEN]
         return bills, result.last_evaluated_key
 
-    def open_bills_of_units(self, unit_ids: set[str], limit: str) -> list[OpenBill]:
-        bills = []
-        for unit_id in sorted(unit_ids):
-            bills += [OpenBill(m.bill_id, m.unit_id, m.total_cents, m.due_date)
-                      for m in BillModel.by_unit_state.query(f"{unit_id}#open")
-                      if m.status in OPEN and m.due_date <= limit]
-        return bills
+    def open_bills_of_owners(self, user_ids: set[str], limit: str) -> dict[str, list[OpenBill]]:
+        found: dict[str, list[OpenBill]] = {}
+        for chunk in _chunks(sorted(user_ids)):
+            for m in OwnerBillSummaryModel.batch_get(chunk):
+                # The summary does not name units: the reminder counts and adds up, it does not list flats.
+                found[m.owner_id] = [OpenBill(b.bill_id, "", b.total_cents, b.due_date) for b in open_bills_of(m)
+                                     if b.due_date <= limit]
+        return found
 
     def owners_of_units(self, unit_ids: set[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}

@@ -2,7 +2,8 @@
 
 Run from the repo root: `python -m bench fee_reminders` (or `make bench`). Each owner has one unit with two
 open bills (one overdue, one due in 2 days, in different shards of the unpaid index); 10% have opted out of
-reminder texts. Sizes: `bench._common.sized` (quick: 1,000 owners; full: 10,000 and 100,000).
+reminder texts. Sizes: `bench._common.sized` (quick: 1,000 owners; full: 1,000 and 10,000; 100,000 is projected from the
+per-invocation bounds, which do not grow with the owners: a chain of 100,000 under moto takes hours).
 
 The run starts like the schedule does, then every continuation it enqueues is run as the jobs consumer would,
 one after the other, each with the budget of an invocation without a Lambda context
@@ -23,7 +24,7 @@ from bench._aws import CallCounter, test_stage_environment
 from bench._common import sized
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES: tuple[int, ...] = sized((1_000,), (10_000, 100_000))
+SIZES: tuple[int, ...] = sized((1_000,), (1_000, 10_000))
 PROJECTED_OWNERS = 100_000
 
 

@@ -3,7 +3,8 @@
 Self-contained: runs the app's own code under moto's `mock_aws` and counts every AWS API call at botocore's
 `_make_api_call` (boto3 and PynamoDB both go through it). The fan-out is compared, in the same run, with the
 naive design (the request handler publishing one SNS message per owner). Sizes: `bench._common.sized` (quick:
-1,000 owners; full: 10,000, then the fan-out chain alone for 100,000).
+1,000 owners; full: 1,000, then the fan-out chain alone for 10,000; 100,000 under moto takes hours, and the
+per-invocation bounds do not grow with the owners).
 
 The fan-out runs as the jobs consumer would run it: the first job, then each continuation in turn, every
 invocation with the default budget of an invocation without a Lambda context (wall clock); a continuation's
@@ -28,7 +29,7 @@ from typing import Any
 from bench._common import sized
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES: tuple[int, ...] = sized((1_000,), (10_000, 100_000))
+SIZES: tuple[int, ...] = sized((1_000,), (1_000, 10_000))
 OWNERS = SIZES[0]
 FEED_NOTICES = 60
 

@@ -83,6 +83,9 @@ def test_alipay_full_flow_wap_order_to_paid_bills(world, alipay, app_keys):
     params = dict(parse_qsl(urlsplit(url).query))
     sdk = AliPay(appid=APP_ID, app_private_key_string=app_keys[0], alipay_public_key_string=app_keys[1])
     assert dict(parse_qsl(sdk.sign_data({k: v for k, v in params.items() if k != "sign"})))["sign"] == params["sign"]
+    # a read while pending answers the very same order (signed once, kept)
+    pending = api.get(f"/payments/{payment['payment_id']}", token=owner.token).body
+    assert pending["provider_payload"] == payment["provider_payload"]
     # when the owner pays in Alipay's cashier and Alipay posts its notice
     emulator.open(url)
     headers, body = emulator.pay(payment["payment_id"])

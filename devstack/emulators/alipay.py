@@ -89,6 +89,23 @@ class AlipayEmulator:
         self._clock = clock
         self.trades: dict[str, Trade] = {}
 
+    @classmethod
+    def with_secret(cls, gateway: str, *, app_id: str = "2021000000000001",
+                    seller_id: str = "2088000000000001") -> tuple[AlipayEmulator, dict[str, str]]:
+        """An emulator and the secret our adapter needs to talk to it (`alipay.from_config`): a fresh
+        application key pair, the emulator's public key and `gateway` (its `/alipay/gateway.do` URL)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = app_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        private = app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+        emulator = cls(app_id, seller_id, public)
+        return emulator, {"app_id": app_id, "seller_id": seller_id, "app_private_key": private,
+                          "alipay_public_key": emulator.public_key_pem, "gateway": gateway}
+
     # -- what the owner does in the cashier -----------------------------------------------------
 
     def open(self, order: str) -> Trade:

@@ -464,3 +464,28 @@ def test_alipay_emulator_notice_verifies_with_the_sdk(provider, emulator, app_ke
     sdk = AliPay(appid=APP_ID, app_private_key_string=_pem(app_key), alipay_public_key_string=emulator.public_key_pem)
     assert sdk.verify(data, signature)  # the SDK leaves sign_type out, as Alipay's notices are signed
     assert ali.AlipayProvider(APP_ID, SELLER_ID, emulator.public_key_pem).parse({}, body).succeeded
+
+
+def test_alipay_answer_signed_under_another_certificate_is_refused(app_key, emulator):
+    keys = ali.AlipayKeys(app_key, ali.load_rsa_public_key(emulator.public_key_pem), "app-sn", "root-sn", "ours")
+    provider = ali.AlipayProvider(APP_ID, SELLER_ID, None, keys=keys, notify_url=NOTIFY,
+                                  gateway="https://alipay.local/alipay/gateway.do")
+
+    def signed_by(sn: str):
+        return _Tampering(InProcessTransport(emulator), lambda b: b[:-1] + f',"alipay_cert_sn":"{sn}"}}'.encode())
+
+    provider._transport = signed_by("ours")
+    assert provider.query(_payment()) is None
+    provider._transport = signed_by("renewed")
+    with pytest.raises(ali.AlipayError) as raised:
+        provider.query(_payment())
+    assert raised.value.sub_code == "alipay_cert_sn"
+
+
+def test_alipay_emulator_with_secret_pairs_with_the_adapter():
+    emulator, secret = AlipayEmulator.with_secret("http://127.0.0.1:9000/alipay/gateway.do")
+    provider = ali.from_config(secret, notify_url=NOTIFY, transport=InProcessTransport(emulator))
+    payment = _payment()
+    emulator.open(provider.payload(payment)["pay_url"])
+    headers, body = emulator.pay(payment.payment_id)
+    assert provider.parse(headers, body).succeeded and provider.query(payment).succeeded

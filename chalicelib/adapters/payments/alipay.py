@@ -404,6 +404,10 @@ class AlipayProvider:
         start, end = spans[name]
         data = whole[name]
         signature = whole.get("sign")
+        signer_sn = whole.get("alipay_cert_sn")
+        if self._keys.alipay_cert_sn and signer_sn and signer_sn != self._keys.alipay_cert_sn:
+            # Alipay signed with another certificate than ours (it renewed it): the secret needs the new one.
+            raise AlipayError("unverifiable", "alipay_cert_sn")
         if not isinstance(signature, str) or not rsa_sha256_verifies(
                 self._keys.alipay_public_key, text[start:end].encode("utf-8"), signature):
             # Alipay leaves some gateway errors unsigned (a request it could not authenticate): an error either

@@ -25,6 +25,10 @@ __all__ = ["ADMIN", "ANY_ROLE", "OWNER", "OWNERS", "OWNERS_AND_STAFF", "STAFF", 
 OWNERS = OWNER
 
 _OPTIONS: dict[tuple[str, str], Route] = {(r.path, r.method): r for r in ROUTES}
+# Alipay posts its notices as a form (`application/x-www-form-urlencoded`, charset UTF-8 or GBK; Chalice matches
+# the type whatever its parameters); every other route takes JSON only.
+FORM_BODIES = frozenset({"payments.provider_callback"})
+JSON_OR_FORM = ["application/json", "application/x-www-form-urlencoded"]
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
 
 
@@ -71,4 +75,6 @@ def lazy_view(module: str, function: str) -> Callable[..., Any]:
 def mount(app: Chalice) -> None:
     """Register one lazy stub per route of the table."""
     for entry in ROUTES:
-        app.route(entry.path, methods=[entry.method], name=entry.name)(lazy_view(entry.module, entry.function))
+        types = JSON_OR_FORM if entry.view in FORM_BODIES else ["application/json"]
+        app.route(entry.path, methods=[entry.method], name=entry.name, content_types=types)(
+            lazy_view(entry.module, entry.function))

@@ -547,3 +547,25 @@ def test_wechat_notify_url_with_a_query_is_refused():
 
 def test_wechat_beijing_time_is_rfc3339_at_plus_eight():
     assert beijing_time(1_796_000_000) == "2026-11-30T08:53:20+08:00"  # 00:53:20 UTC
+
+
+def test_wechat_app_order_gives_the_signed_parameters_for_the_app_sdk():
+    m = merchant()
+    params = m.provider.payload(payment(), PayContext("app"))
+    assert m.transport.sent[-1].path == "/v3/pay/transactions/app"
+    assert (params["appid"], params["partnerid"], params["package"]) == (APP_ID, MCH_ID, "Sign=WXPay")
+    expected = m.sdk_core().sign([params["appid"], params["timestamp"], params["noncestr"], params["prepayid"]])
+    assert params["sign"] == expected
+
+
+def test_wechat_h5_link_brings_the_owner_back_to_the_return_url():
+    m = merchant()
+    params = m.provider.payload(payment(), PayContext("h5", None, "203.0.113.7", "https://owner.example.com/p?x=1"))
+    assert params["h5_url"].endswith("&redirect_url=https%3A%2F%2Fowner.example.com%2Fp%3Fx%3D1")
+
+
+def test_wechat_unknown_channel_is_a_field_error():
+    m = merchant()
+    with pytest.raises(ValidationFailed) as raised:
+        m.provider.payload(payment(), PayContext("native"))
+    assert "channel" in raised.value.details["fields"] and m.transport.sent == []

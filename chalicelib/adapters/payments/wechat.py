@@ -308,7 +308,7 @@ class WechatPayProvider:
                    "Authorization": self.authorization(method, target, body, str(int(self._clock())), _nonce())}
         if document is not None:
             headers["Content-Type"] = "application/json"
-        if self._config.public_key_id:  # tells WeChat Pay to sign its answer with the platform public key
+        if self._config.public_key_id:  # the platform key we verify with, as WeChat Pay's own SDKs send it
             headers["Wechatpay-Serial"] = self._config.public_key_id
         answer = self._transport.send(method, self._config.api_base + target, headers,
                                       body.encode() if document is not None else None)

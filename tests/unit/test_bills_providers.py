@@ -1,4 +1,5 @@
-"""Provider notices verified to the providers' specifications, with keys generated here."""
+"""Provider notices verified to the providers' specifications, with keys generated here (WeChat Pay:
+tests/unit/test_wechat_pay.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from urllib.parse import urlencode
 
 import pytest
@@ -14,7 +14,6 @@ import pytest
 from chalicelib.adapters.payments.alipay import AlipayProvider, alipay_sign_content
 from chalicelib.adapters.payments.common import InvalidSignature
 from chalicelib.adapters.payments.sandbox import SandboxProvider
-from chalicelib.adapters.payments.wechat import WechatPayProvider
 from chalicelib.domain.payments import CallbackRejected
 
 
@@ -76,48 +75,3 @@ def test_alipay_notice_rejects_tampering_and_other_merchants():
     forged, _ = _alipay_body(stranger)
     with pytest.raises(InvalidSignature):
         provider.parse({}, forged)
-
-
-def _wechat_callback(key, api_key: bytes, now: int, **transaction):
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    plain = {"mchid": "1900000", "appid": "wx123", "out_trade_no": "pay_1", "transaction_id": "4200001",
-             "trade_state": "SUCCESS", "amount": {"total": 12345, "payer_total": 12345, "currency": "CNY"},
-             **transaction}
-    nonce = os.urandom(6).hex()
-    cipher = AESGCM(api_key).encrypt(nonce.encode(), json.dumps(plain).encode(), b"transaction")
-    body = json.dumps({"id": "evt", "event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource",
-                       "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.b64encode(cipher).decode(),
-                                    "associated_data": "transaction", "nonce": nonce,
-                                    "original_type": "transaction"}}).encode()
-    header_nonce = "n0nce"
-    signature = _sign(key, f"{now}\n{header_nonce}\n{body.decode()}\n".encode())
-    headers = {"Wechatpay-Timestamp": str(now), "Wechatpay-Nonce": header_nonce, "Wechatpay-Signature": signature,
-               "Wechatpay-Serial": "SERIAL1"}
-    return headers, body
-
-
-def test_wechat_callback_verifies_signature_and_decrypts_resource():
-    key, pem = _keypair()
-    api_key = os.urandom(16).hex().encode()  # 32 bytes, as the APIv3 key
-    provider = WechatPayProvider("1900000", "wx123", api_key.decode(), {"SERIAL1": pem})
-    headers, body = _wechat_callback(key, api_key, 1_800_000_000)
-    notice = provider.parse(headers, body, now=1_800_000_010)
-    assert (notice.payment_id, notice.amount_cents, notice.provider_txn_id) == ("pay_1", 12345, "4200001")
-    assert provider.success.status == 204
-
-
-def test_wechat_callback_rejects_bad_signature_serial_age_and_merchant():
-    key, pem = _keypair()
-    api_key = os.urandom(16).hex().encode()
-    provider = WechatPayProvider("1900000", "wx123", api_key.decode(), {"SERIAL1": pem})
-    headers, body = _wechat_callback(key, api_key, 1_800_000_000)
-    with pytest.raises(InvalidSignature):
-        provider.parse(headers, body.replace(b"evt", b"evx"), now=1_800_000_000)
-    with pytest.raises(InvalidSignature):
-        provider.parse({**headers, "Wechatpay-Serial": "OTHER"}, body, now=1_800_000_000)
-    with pytest.raises(InvalidSignature):
-        provider.parse(headers, body, now=1_800_001_000)
-    headers, body = _wechat_callback(key, api_key, 1_800_000_000, mchid="1999999")
-    with pytest.raises(CallbackRejected):
-        provider.parse(headers, body, now=1_800_000_000)

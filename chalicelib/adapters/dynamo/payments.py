@@ -178,7 +178,7 @@ class DynamoPayments:
 
     def list_for_community(self, query: PaymentQuery, limit: int, start: dict[str, Any] | None) -> Page[Payment]:
         # "~" sorts after every character of a time and id: a bare end date includes its whole day
-        low, high = query.created_from or "", (query.created_to or "9999") + "~"
+        low, high = query.created_from or "0", (query.created_to or "9999") + "~"
         filters = None
         if query.method:
             filters = PaymentModel.method == query.method

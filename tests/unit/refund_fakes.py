@@ -14,8 +14,8 @@ from chalicelib.domain.model import AuditEvent
 from chalicelib.domain.payments import (
     MethodUnavailable,
     Notice,
-    Payment,
     PayContext,
+    Payment,
     RefundRequest,
     RefundResult,
 )

@@ -336,3 +336,20 @@ def test_front_desk_payment_only_for_the_callers_community_and_unpaid_bills(w):
         w.service.record_offline(STAFF, "pay_y", OfflineEntry(("bl_1",), "cash", "Y"))
     assert error.value.code == "bill_already_paid"
     assert "pay_x" not in w.payments.items and "pay_y" not in w.payments.items
+
+
+# -- card (issue 14 item 3) -----------------------------------------------------------------------
+
+
+def test_card_without_an_acquirer_is_method_unavailable_and_holds_nothing(w):
+    from chalicelib.adapters.payments.registry import Providers
+    from chalicelib.domain.payments import MethodUnavailable
+
+    registry = Providers({"alipay": ScriptedProvider("alipay")}, sandbox_for_all=False)
+    with pytest.raises(MethodUnavailable) as error:
+        registry.for_method("card")
+    assert error.value.code == "method_unavailable"
+    service = PaymentService(w.bills, w.payments, registry, lambda c: "", lambda p: None, clock=w.clock)
+    with pytest.raises(MethodUnavailable):
+        service.create(O1, "pay_card", ("bl_1",), "card")
+    assert w.payments.items == {} and w.bills.items["bl_1"].status == "unpaid"

@@ -501,11 +501,7 @@ class PaymentService:
         the same receipt as an online payment and is audited under the staff member; only a refund undoes it."""
         existing = self._payments.get(payment_id)
         if existing is not None:
-            same = (sorted(existing.bill_ids), existing.method, existing.reference) == \
-                (sorted(entry.bill_ids), entry.method, entry.reference)
-            if not same or existing.recorded_by != caller.user_id:
-                raise IdempotencyKeyReused()
-            return self._finish_offline(existing, entry)
+            return self._finish_offline(self._same_entry(caller, existing, entry), entry)
         bills = self._bills.get_many(list(entry.bill_ids))
         missing = [b for b in entry.bill_ids
                    if b not in bills or not caller.can_access_community(bills[b].community_id)]
@@ -526,9 +522,20 @@ class PaymentService:
         try:
             self._payments.create(payment, list(bills.values()), event)
         except BillsUnavailable:
+            raced = self._payments.get(payment_id)
+            if raced is not None:  # a concurrent duplicate of this request stored it first
+                return self._finish_offline(self._same_entry(caller, raced, entry), entry)
             self._check_payable(self._bills.get_many(list(entry.bill_ids)).values())
             raise Conflict("A bill is already in a pending payment.", code="bill_in_payment") from None
         return self._finish_offline(payment, entry)
+
+    @staticmethod
+    def _same_entry(caller: Principal, existing: Payment, entry: OfflineEntry) -> Payment:
+        same = (sorted(existing.bill_ids), existing.method, existing.reference) == \
+            (sorted(entry.bill_ids), entry.method, entry.reference)
+        if not same or existing.recorded_by != caller.user_id:
+            raise IdempotencyKeyReused()
+        return existing
 
     def _finish_offline(self, payment: Payment, entry: OfflineEntry) -> Payment:
         if payment.status == "pending":

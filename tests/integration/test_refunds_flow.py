@@ -342,3 +342,19 @@ def test_reconciliation_completes_missed_payments_closes_lapsed_ones_and_queries
     assert api.get(f"/bills/{lapsed_bill}", token=owner.token).body["status"] == "unpaid"
     assert pending["refund_id"] in provider.queried_refunds
     assert api.get(f"/payments/{refunded['payment_id']}", token=owner.token).body["refunded_cents"] == 900
+
+
+def test_concurrent_duplicate_front_desk_records_pay_once(world):
+    from chalicelib import deps
+
+    api = world.api
+    owner = world.owner()
+    ids = [bill(api, world.staff.token, world.unit_ids[0], "2026-11", cents=3_300)]
+    body = {"bill_ids": ids, "method": "pos", "reference": "POS-77"}
+    with read_together(deps.payments_store(), "get", 4):
+        replies = race([lambda: api.post("/staff/payments", body, token=world.staff.token,
+                                         headers={"Idempotency-Key": "desk-same"})] * 4)
+    assert [r.status for r in replies] == [201] * 4, [r.body for r in replies]
+    assert len({r.body["payment_id"] for r in replies}) == 1
+    assert ledger(replies[0].body["payment_id"]) == ["captured"]
+    assert api.get(f"/bills/{ids[0]}", token=owner.token).body["status"] == "paid"

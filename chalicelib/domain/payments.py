@@ -242,8 +242,15 @@ class PaymentStore(Protocol):
     def create(self, payment: Payment, bills: list[Bill], event: AuditEvent) -> None:
         """Store the payment and move its bills unpaid → processing atomically; `BillsUnavailable` if not all are."""
 
-    def expire(self, payment: Payment, at: str, event: AuditEvent) -> bool:
-        """pending → expired and its bills back to unpaid, atomically; False if it was no longer pending."""
+    def expire(self, payment: Payment, at: str, event: AuditEvent, unverified: bool = False) -> bool:
+        """pending → expired and its bills back to unpaid, atomically; False if it was no longer pending.
+        `unverified`: the provider was not asked, so `expired_unverified` lists it until `mark_verified`."""
+
+    def expired_unverified(self, shard: int) -> list[Payment]:
+        """Expired payments the provider has not been asked about since (a sparse index)."""
+
+    def mark_verified(self, payment_id: str) -> None:
+        """Take the payment off `expired_unverified`."""
 
     def fail(self, payment: Payment, at: str, event: AuditEvent) -> bool: ...
 
@@ -389,10 +396,13 @@ class PaymentService:
             return self._payments.get(payment.payment_id) or payment
         return payment
 
-    def _expire(self, payment: Payment) -> bool:
+    def _expire(self, payment: Payment, closed: bool = False) -> bool:
+        """pending → expired. Unless the provider has just closed the order (`closed`) or there is none, the
+        payment stays listed for the reconciliation, which asks the provider once more: a notice that never came
+        for money taken just before the expiry is found there."""
         at = iso(self._clock())
         event = AuditEvent(payment.user_id, at, "payment.expired", "Payment expired unpaid", payment.payment_id)
-        return self._payments.expire(payment, at, event)
+        return self._payments.expire(payment, at, event, unverified=not (closed or payment.is_offline))
 
     def sweep_expired(self) -> dict[str, int]:
         """Expire every lapsed pending payment (the 5-minute schedule); idempotent and resumable."""
@@ -461,13 +471,20 @@ class PaymentService:
         state once); a lapsed payment the provider still has open is closed there first, then expired here.
         `budget` (`domain.jobs.Budget`) bounds the provider calls of one run; the next run goes on.
         """
-        counts = {"queried": 0, "completed": 0, "failed": 0, "expired": 0, "errors": 0}
+        counts = {"queried": 0, "completed": 0, "failed": 0, "expired": 0, "verified": 0, "errors": 0}
         now = self._now()
         for shard in range(PENDING_SHARDS):
             for payment in self._payments.pending_due(shard, now + RECONCILE_AHEAD_SECONDS):
                 if not budget.left():
                     return counts
                 outcome = self._reconcile_one(payment, now)
+                counts[outcome] = counts.get(outcome, 0) + 1
+                budget.step_done()
+        for shard in range(PENDING_SHARDS):
+            for payment in self._payments.expired_unverified(shard):
+                if not budget.left():
+                    return counts
+                outcome = self._verify_expired(payment)
                 counts[outcome] = counts.get(outcome, 0) + 1
                 budget.step_done()
         return counts
@@ -492,7 +509,25 @@ class PaymentService:
             logger.warning("payment reconciliation failed", extra={"payment_id": payment.payment_id,
                                                                    "error": type(error).__name__})
             return "errors"
-        return "expired" if self._expire(payment) else "queried"
+        return "expired" if self._expire(payment, closed=True) else "queried"
+
+    def _verify_expired(self, payment: Payment) -> str:
+        """An expiry the provider was not asked about (a read or a new payment saw the hold lapse): ask now, apply
+        a final answer as its notice would be (late money completes the payment or is refunded), close the order."""
+        try:
+            provider = self._providers.for_method(payment.method)
+            notice = provider.query(payment)
+            outcome = self.handle_notice(notice) if notice is not None else "closed"
+            if outcome in ("closed", "failed"):
+                provider.close(payment)
+        except MethodUnavailable:
+            outcome = "closed"
+        except Exception as error:  # noqa: BLE001 - any provider trouble: asked again at the next run
+            logger.warning("payment reconciliation failed", extra={"payment_id": payment.payment_id,
+                                                                   "error": type(error).__name__})
+            return "errors"
+        self._payments.mark_verified(payment.payment_id)
+        return "completed" if outcome in ("completed", "duplicate", "refund_case") else "verified"
 
     # -- the front desk --------------------------------------------------------------------------
 

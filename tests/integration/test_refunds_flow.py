@@ -235,11 +235,13 @@ class Scripted(SandboxProvider):
     closed: list[str] = field(default_factory=list)
     refund_answer: str = "pending"
     queried_refunds: list[str] = field(default_factory=list)
+    queried: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         SandboxProvider.__init__(self, SECRET)
 
     def query(self, payment: Payment) -> Notice | None:
+        self.queried.append(payment.payment_id)
         return self.answers.get(payment.payment_id)
 
     def close(self, payment: Payment) -> None:
@@ -358,3 +360,23 @@ def test_concurrent_duplicate_front_desk_records_pay_once(world):
     assert len({r.body["payment_id"] for r in replies}) == 1
     assert ledger(replies[0].body["payment_id"]) == ["captured"]
     assert api.get(f"/bills/{ids[0]}", token=owner.token).body["status"] == "paid"
+
+
+def test_reconciliation_asks_about_a_payment_expired_on_read_and_completes_it(world):
+    from chalicelib.events import billing
+
+    api = world.api
+    owner = world.owner()
+    bill_id = bill(api, world.staff.token, world.unit_ids[0], "2026-12", cents=2_200)
+    with scripted_provider() as provider:
+        payment = pay(api, owner, [bill_id]).body
+        _expire_now(payment["payment_id"])
+        assert api.get(f"/payments/{payment['payment_id']}", token=owner.token).body["status"] == "expired"
+        # the money was taken just before the expiry and the notice never came
+        provider.answers[payment["payment_id"]] = Notice("sandbox", payment["payment_id"], "txn-lost", 2_200, True)
+        billing.payment_reconciliation()
+        billing.payment_reconciliation()  # asked once: nothing more to do
+    assert provider.queried.count(payment["payment_id"]) == 1
+    assert api.get(f"/payments/{payment['payment_id']}", token=owner.token).body["status"] == "succeeded"
+    assert api.get(f"/bills/{bill_id}", token=owner.token).body["status"] == "paid"
+    assert ledger(payment["payment_id"]) == ["captured"]

@@ -306,6 +306,29 @@ def test_reconciliation_stops_when_the_budget_is_spent(w):
     assert all(p.status == "expired" for p in w.payments.items.values())
 
 
+def test_reconciliation_finds_money_taken_for_a_payment_expired_on_read(w):
+    payment = w.service.create(O1, "pay_a", ("bl_1",), "sandbox")
+    w.clock.now += timedelta(seconds=PAYMENT_TTL_SECONDS + 1)
+    assert w.service.get(O1, payment.payment_id).status == "expired"  # the read expired it, nobody asked
+    w.provider.answers[payment.payment_id] = Notice("sandbox", payment.payment_id, "t", payment.amount_cents, True)
+    assert w.service.reconcile(Budget.unlimited())["completed"] == 1
+    assert w.payments.get(payment.payment_id).status == "succeeded" and w.bills.items["bl_1"].status == "paid"
+    w.provider.calls.clear()
+    w.service.reconcile(Budget.unlimited())
+    assert w.provider.calls == []  # asked once
+
+
+def test_reconciliation_closes_an_order_expired_on_read_once(w):
+    payment = w.service.create(O1, "pay_a", ("bl_1",), "sandbox")
+    w.clock.now += timedelta(seconds=PAYMENT_TTL_SECONDS + 1)
+    w.service.get(O1, payment.payment_id)
+    assert w.service.reconcile(Budget.unlimited())["verified"] == 1
+    assert w.provider.calls == [("query", "pay_a"), ("close", "pay_a")]
+    w.service.reconcile(Budget.unlimited())
+    assert len(w.provider.calls) == 2
+    assert w.payments.get(payment.payment_id).status == "expired"
+
+
 # -- the front desk -------------------------------------------------------------------------------
 
 

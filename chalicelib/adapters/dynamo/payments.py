@@ -37,6 +37,9 @@ def _payment(m: PaymentModel) -> Payment:
                    m.refund_reserved_cents or 0, m.reference, m.recorded_by)
 
 
+UNVERIFIED = "u"  # pending-by-expiry partitions of expired payments the provider was not asked about
+
+
 def _audit(event: AuditEvent, suffix: str) -> AuditEventModel:
     # A deterministic sort key: written inside the state change's transaction, so it exists exactly once.
     return AuditEventModel(event.user_id, f"{event.at}#{suffix}", at=event.at, action=event.action,
@@ -75,15 +78,19 @@ class DynamoPayments:
                 raise BillsUnavailable() from None
             raise
 
-    def _end(self, payment: Payment, status: str, at: str, event: AuditEvent) -> bool:
+    def _end(self, payment: Payment, status: str, at: str, event: AuditEvent, unverified: bool = False) -> bool:
         # Bills still held by this payment go back to unpaid in the same transaction. A bill the payment no
         # longer holds (already released) would cancel it, so only held ones are included.
         held = [b for b in BillModel.batch_get(list(payment.bill_ids), consistent_read=True)
                 if b.status == "processing" and b.payment_id == payment.payment_id]
         try:
             with TransactWrite(connection=connection()) as tx:
+                # An expiry the provider was not asked about stays in the sparse index, in its own partitions
+                # ("u<shard>"), for the reconciliation (one index serves both: a table gains one GSI per update).
+                shard = PaymentModel.pending_shard.set(UNVERIFIED + pending_shard(payment.payment_id)) \
+                    if unverified else PaymentModel.pending_shard.remove()
                 tx.update(PaymentModel(payment.payment_id), actions=[
-                    PaymentModel.status.set(status), PaymentModel.pending_shard.remove(),
+                    PaymentModel.status.set(status), shard,
                     PaymentModel.ended_at.set(at)], condition=PaymentModel.status == "pending")
                 change_bills(tx, held, "unpaid", {"payment_id": None, "hold_until": None},
                              (BillModel.status == "processing") & (BillModel.payment_id == payment.payment_id))
@@ -94,8 +101,20 @@ class DynamoPayments:
             raise
         return True
 
-    def expire(self, payment: Payment, at: str, event: AuditEvent) -> bool:
-        return self._end(payment, "expired", at, event)
+    def expire(self, payment: Payment, at: str, event: AuditEvent, unverified: bool = False) -> bool:
+        return self._end(payment, "expired", at, event, unverified)
+
+    def expired_unverified(self, shard: int) -> list[Payment]:
+        return [p for p in (_payment(m) for m in PaymentModel.pending_by_expiry.query(UNVERIFIED + str(shard)))
+                if p.status == "expired"]
+
+    def mark_verified(self, payment_id: str) -> None:
+        try:
+            PaymentModel(payment_id).update(actions=[PaymentModel.pending_shard.remove()],
+                                            condition=PaymentModel.status != "pending")
+        except UpdateError as error:
+            if not is_conditional_failure(error):
+                raise
 
     def fail(self, payment: Payment, at: str, event: AuditEvent) -> bool:
         return self._end(payment, "failed", at, event)

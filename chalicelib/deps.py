@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the services' types, for the return annotations only (never
     from chalicelib.domain.photos import PhotoProcessor
     from chalicelib.domain.profile import ProfileService
     from chalicelib.domain.receipts import ReceiptService
+    from chalicelib.domain.refunds import RefundNotifier, RefundService
     from chalicelib.domain.reminders import FeeReminders, ReminderSender
     from chalicelib.domain.repairs import RepairNotifier, RepairService
     from chalicelib.domain.sessions import SessionService
@@ -417,7 +418,35 @@ def payments() -> PaymentService:
 
     return PaymentService(DynamoBills(), payments_store(), payment_providers(), community_name,
                           lambda payment: jobs().send(PAYMENT_RECEIPT_JOB, {"payment_id": payment.payment_id}),
-                          clock=_utc_now)
+                          clock=_utc_now, on_refund_due=lambda payment: refunds().refund_late_payment(payment))
+
+
+@provider
+def refund_store():
+    from chalicelib.adapters.dynamo.payments import DynamoRefunds
+
+    return DynamoRefunds()
+
+
+@provider
+def refunds() -> RefundService:
+    """Refunds (staff, the late-notice case, refund notices and the reconciliation); the owner is texted by job."""
+    from chalicelib.adapters.dynamo.billing import DynamoBills
+    from chalicelib.adapters.dynamo.payments import DynamoPaymentSettings
+    from chalicelib.domain.refunds import RefundService
+    from chalicelib.names import REFUND_SMS_JOB
+
+    return RefundService(payments_store(), DynamoBills(), refund_store(), DynamoPaymentSettings(),
+                         payment_providers(), communities(),
+                         lambda refund: jobs().send(REFUND_SMS_JOB, {"refund_id": refund.refund_id}), clock=_utc_now)
+
+
+@provider
+def refund_notifier() -> RefundNotifier:
+    from chalicelib.domain.refunds import RefundNotifier
+
+    store = refund_store()
+    return RefundNotifier(store, accounts(), sms(), store.claim_sms, store.release_sms)
 
 
 @provider

@@ -22,3 +22,4 @@ FEE_REMINDER_JOB = "fee-reminder"  # one owner's text, on the paced sms-outbox q
 FEE_REMINDER_RUN_JOB = "fee-reminder-run"  # the next steps of a day's reminder run
 NOTICE_SMS_JOB = "notice-sms"
 REPAIR_SMS_JOB = "repair-sms"
+REFUND_SMS_JOB = "refund-sms"  # the owner's text once a refund has succeeded

@@ -24,6 +24,7 @@ from chalicelib.names import (
     FEE_REMINDER_RUN_JOB,
     NOTICE_SMS_JOB,
     PAYMENT_RECEIPT_JOB,
+    REFUND_SMS_JOB,
     REPAIR_SMS_JOB,
 )
 
@@ -126,6 +127,14 @@ ROUTES: tuple[Route, ...] = (
     route("GET", "/payments/{payment_id}/receipt", "payments.get_receipt", OWNER),
     public("POST", "/payments/callbacks/{provider}", "payments.provider_callback"),
     public("GET", "/receipts/{receipt_no}/verify", "payments.verify_receipt"),
+    # Staff payments: front desk, refunds, reading (issue 14)
+    route("POST", "/staff/payments", "staff_payments.record_offline_payment"),
+    route("GET", "/staff/payments", "staff_payments.list_staff_payments"),
+    route("GET", "/staff/payments/{payment_id}", "staff_payments.get_staff_payment"),
+    route("POST", "/staff/payments/{payment_id}/refunds", "staff_payments.create_refund"),
+    route("GET", "/staff/communities/{community_id}/payment-settings", "staff_payments.get_payment_settings"),
+    route("PUT", "/staff/communities/{community_id}/payment-settings", "staff_payments.put_payment_settings",
+          ADMIN),
     # Repairs (§7)
     route("POST", "/repairs", "repairs.create_repair", OWNER),
     route("GET", "/repairs", "repairs.list_repairs", OWNER),
@@ -181,11 +190,13 @@ JOBS: dict[str, str] = {
     FEE_REMINDER_RUN_JOB: "reminders.continue_fee_reminders",
     NOTICE_SMS_JOB: "notices.fan_out_notice_sms",
     REPAIR_SMS_JOB: "repairs.send_repair_sms",
+    REFUND_SMS_JOB: "billing.send_refund_sms",
 }
 
 SCHEDULES: tuple[Schedule, ...] = (
-    Schedule("payment-expiry", "rate(5 minutes)", "billing.payment_expiry",
-             "Expire pending payments older than 15 minutes"),
+    Schedule("payment-reconciliation", "rate(5 minutes)", "billing.payment_reconciliation",
+             "Ask the providers about pending payments near or past expiry (close and expire lapsed ones) and "
+             "about open refunds"),
     Schedule("fee-reminders", "cron(0 2 * * ? *)", "reminders.fee_reminders",
              "Text owners with bills overdue or due within 3 days (one SMS each, at most weekly)"),
     Schedule("monthly-billing", "cron(30 16 L * ? *)", "reminders.monthly_billing",

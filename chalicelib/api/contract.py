@@ -40,12 +40,13 @@ ERROR_STATUS: dict[str, int] = {
     "unauthenticated": 401, "invalid_credentials": 401, "invalid_code": 401, "challenge_expired": 401,
     "invalid_signature": 401,
     # 403, 404
-    "forbidden": 403, "password_change_required": 403,
+    "forbidden": 403, "password_change_required": 403, "refund_limit_exceeded": 403,
     "not_found": 404,
     # 409
     "conflict": 409, "invalid_transition": 409, "already_rated": 409, "too_many_photos": 409,
     "bill_in_payment": 409, "bill_already_paid": 409, "not_paid": 409, "request_in_progress": 409,
     "already_signed_up": 409, "event_full": 409, "event_started": 409, "cannot_reset_self": 409,
+    "refund_exceeds_payment": 409, "bill_not_refundable": 409, "refund_in_progress": 409, "no_common_owner": 409,
     # 413, 422, 423, 429
     "payload_too_large": 413,
     "unprocessable": 422, "idempotency_key_reused": 422,

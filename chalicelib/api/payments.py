@@ -16,16 +16,18 @@ from chalicelib.api.middleware import source_ip
 from chalicelib.api.pagination import PageQuery, page_answer, start_of
 from chalicelib.api.routing import principal
 from chalicelib.domain.ids import iso
-from chalicelib.domain.payments import CHANNELS, METHODS
+from chalicelib.domain.payments import CHANNELS, METHODS, RefundNotice
 from chalicelib.domain.payments import Payment as PaymentRecord
+from chalicelib.domain.refunds import Refund
 from chalicelib.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.observability import count, logger
 
 MAX_KEY = 255
 RECEIPT_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")  # receipt numbers and verification codes are ASCII
 
-Method = Literal["alipay", "wechat", "card", "sandbox"]
+Method = Literal["alipay", "wechat", "card", "sandbox", "cash", "pos", "bank_transfer"]
 PaymentStatus = Literal["pending", "succeeded", "failed", "expired"]
+RefundStatus = Literal["requested", "pending", "succeeded", "failed"]
 
 
 # -- request shapes -------------------------------------------------------------------------------
@@ -129,8 +131,22 @@ class ReceiptCheckQuery(v.Shape):
 # -- answers --------------------------------------------------------------------------------------
 
 
+class RefundEntry(TypedDict):
+    """A refund of a payment: `requested` and `pending` are on their way, `succeeded` money is back."""
+
+    refund_id: str
+    amount_cents: int
+    reason: str
+    status: RefundStatus
+    bill_ids: list[str]  # bills back to unpaid by this refund ([] = money only)
+    created_at: str
+    finished_at: NotRequired[str]
+
+
 class Payment(TypedDict):
-    """A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read)."""
+    """A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read);
+    `refunds` with one payment read by id (`GET /payments/{payment_id}`). Front-desk payments (`cash`, `pos`,
+    `bank_transfer`) are recorded by staff."""
 
     payment_id: str
     status: PaymentStatus
@@ -143,6 +159,8 @@ class Payment(TypedDict):
     provider_txn_id: NotRequired[str]
     receipt_no: NotRequired[str]
     refund_status: NotRequired[Literal["pending"]]
+    refunded_cents: int  # refunds that succeeded
+    refunds: NotRequired[list[RefundEntry]]
     # What the app needs to open the provider: for `sandbox` `{"pay_url"}`; Alipay's and WeChat Pay's order
     # parameters for theirs.
     provider_payload: NotRequired[dict[str, Any]]
@@ -168,19 +186,31 @@ class CallbackAck(TypedDict):
     ok: bool
 
 
-def payment_json(payment: PaymentRecord, provider_payload: dict[str, Any] | None = None) -> Payment:
+def refund_json(refund: Refund) -> RefundEntry:
+    entry = RefundEntry(refund_id=refund.refund_id, amount_cents=refund.amount_cents, reason=refund.reason,
+                        status=refund.status, bill_ids=list(refund.bill_ids),  # type: ignore[typeddict-item]
+                        created_at=refund.created_at)
+    if refund.finished_at:
+        entry["finished_at"] = refund.finished_at
+    return entry
+
+
+def payment_json(payment: PaymentRecord, provider_payload: dict[str, Any] | None = None,
+                 refunds: list[Refund] | None = None) -> Payment:
     answer = Payment(
         payment_id=payment.payment_id, status=payment.status, amount_cents=payment.amount_cents,  # type: ignore[typeddict-item]
         method=payment.method, bill_ids=list(payment.bill_ids), created_at=payment.created_at,  # type: ignore[typeddict-item]
-        expires_at=iso(datetime.fromtimestamp(payment.expires_at, tz=UTC)))
+        expires_at=iso(datetime.fromtimestamp(payment.expires_at, tz=UTC)), refunded_cents=payment.refunded_cents)
     if payment.paid_at:
         answer["paid_at"] = payment.paid_at
     if payment.provider_txn_id and payment.status == "succeeded":
         answer["provider_txn_id"] = payment.provider_txn_id
     if payment.receipt_no:
         answer["receipt_no"] = payment.receipt_no
-    if payment.refund_case:
+    if payment.refund_case and payment.refunded_cents < payment.amount_cents:
         answer["refund_status"] = "pending"
+    if refunds is not None:
+        answer["refunds"] = [refund_json(r) for r in refunds]
     if provider_payload is not None:
         answer["provider_payload"] = provider_payload
     return answer
@@ -236,11 +266,11 @@ def list_payments(query: PageQuery) -> dict[str, Any]:
 
 @endpoint(response=Payment, errors=("method_unavailable",))
 def get_payment(payment_id: str) -> Payment:
-    """One of the caller's payments; a pending one comes with its `provider_payload` again."""
+    """One of the caller's payments with its refunds; a pending one comes with its `provider_payload` again."""
     service = deps.payments()
     payment = service.get(principal(), payment_id)
     payload = service.provider_payload(payment) if payment.status == "pending" else None
-    return payment_json(payment, payload)
+    return payment_json(payment, payload, deps.refunds().for_payment(payment.payment_id))
 
 
 @endpoint(response=ReceiptLink, errors=("not_paid",))
@@ -254,7 +284,7 @@ def get_receipt(payment_id: str) -> ReceiptLink:
 @endpoint(path={"provider": v.choice(PROVIDER_NAMES)}, headers=CallbackHeaders, query=_Ignored, raw_body=True,
           response=CallbackAck, responses={204: None}, errors=("invalid_signature", "callback_rejected"))
 def provider_callback(provider: str, headers: CallbackHeaders, query: _Ignored) -> Response:
-    """A payment provider's notice of a payment's outcome (server to server, signed).
+    """A payment provider's notice of a payment's or a refund's outcome (server to server, signed).
 
     The body is the provider's own (read raw): nothing changes unless its signature verifies and the amount,
     merchant and payment id match our record. Duplicate and concurrent deliveries change state once and all get
@@ -268,9 +298,15 @@ def provider_callback(provider: str, headers: CallbackHeaders, query: _Ignored) 
     event = request()
     # The provider verifies the headers exactly as received (`headers` only documents them).
     notice = handler.parse(dict(event.headers), event.raw_body or b"")
-    outcome = deps.payments().handle_notice(notice)
-    count("PaymentNotice" + outcome.title().replace("_", ""))
-    logger.info("payment notice", extra={"provider": provider, "payment_id": notice.payment_id, "outcome": outcome})
+    if isinstance(notice, RefundNotice):
+        outcome = deps.refunds().handle_notice(notice)
+        count("RefundNotice" + outcome.title().replace("_", ""))
+        logger.info("refund notice", extra={"provider": provider, "refund_id": notice.refund_id, "outcome": outcome})
+    else:
+        outcome = deps.payments().handle_notice(notice)
+        count("PaymentNotice" + outcome.title().replace("_", ""))
+        logger.info("payment notice", extra={"provider": provider, "payment_id": notice.payment_id,
+                                             "outcome": outcome})
     reply = handler.success
     return Response(body=reply.body, status_code=reply.status,
                     headers={"Content-Type": reply.content_type} if reply.body else {})

@@ -1,4 +1,5 @@
-"""Asynchronous work of bills and payments: billing-run chunks, receipts, and the payment-expiry sweep."""
+"""Asynchronous work of bills and payments: billing-run chunks, receipts, refund texts, and the payment
+reconciliation (pending payments near expiry and open refunds asked of their providers)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,19 @@ def payment_receipt(payload: dict[str, Any]) -> None:
     deps.receipts().make(payload["payment_id"])
 
 
-def payment_expiry() -> dict[str, Any]:
+def payment_reconciliation() -> dict[str, Any]:
+    """Payments first (their holds lapse), then refunds, within one invocation's budget; the next run goes on."""
+    from chalicelib import deps
+    from chalicelib.events import jobs
+
+    budget = jobs.budget()
+    summary = {"payments": deps.payments().reconcile(budget), "refunds": deps.refunds().reconcile(budget)}
+    logger.info("payment reconciliation", extra=summary)
+    return summary
+
+
+def send_refund_sms(payload: dict[str, Any]) -> None:
     from chalicelib import deps
 
-    return deps.payments().sweep_expired()
+    sent = deps.refund_notifier().notify(payload["refund_id"])
+    logger.info("refund sms job done", extra={"refund_id": payload["refund_id"], "sent": sent})

@@ -290,6 +290,7 @@ class FakePayments:
         self.receipts: dict[str, Receipt] = {}
         self.ledger: dict[tuple[str, str], int] = {}  # (payment_id, entry) → amount
         self.events: list[AuditEvent] = []
+        self.unverified: set[str] = set()  # expired without the provider being asked (a sparse index)
 
     def get(self, payment_id: str) -> Payment | None:
         return self.items.get(payment_id)
@@ -325,8 +326,18 @@ class FakePayments:
         self.events.append(event)
         return True
 
-    def expire(self, payment: Payment, at: str, event: AuditEvent) -> bool:
-        return self._end(payment, "expired", event)
+    def expire(self, payment: Payment, at: str, event: AuditEvent, unverified: bool = False) -> bool:
+        ended = self._end(payment, "expired", event)
+        if ended and unverified:
+            self.unverified.add(payment.payment_id)
+        return ended
+
+    def expired_unverified(self, shard: int) -> list[Payment]:
+        return [self.items[p] for p in sorted(self.unverified)
+                if pending_shard(p) == str(shard) and self.items[p].status == "expired"]
+
+    def mark_verified(self, payment_id: str) -> None:
+        self.unverified.discard(payment_id)
 
     def fail(self, payment: Payment, at: str, event: AuditEvent) -> bool:
         return self._end(payment, "failed", event)
@@ -350,6 +361,7 @@ class FakePayments:
             self.bills.items[bill.bill_id] = replace(bill, status="paid", paid_at=receipt.paid_at,
                                                      payment_id=payment.payment_id, hold_until=None)
         self.ledger[(payment.payment_id, "captured")] = payment.amount_cents
+        self.unverified.discard(payment.payment_id)
         self.receipts[receipt.receipt_no] = receipt
         self.events.append(event)
         return "completed"
@@ -361,6 +373,7 @@ class FakePayments:
             return False
         self.items[payment.payment_id] = replace(current, refund_case=True, provider_txn_id=notice.provider_txn_id,
                                                  status="expired")
+        self.unverified.discard(payment.payment_id)
         self.ledger[entry] = payment.amount_cents
         self.events.append(event)
         self._release(payment)

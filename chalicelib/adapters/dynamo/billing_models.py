@@ -214,6 +214,17 @@ class PendingPaymentsIndex(GlobalSecondaryIndex):
     expires_at = NumberAttribute(range_key=True)
 
 
+class PaymentsByCommunityIndex(GlobalSecondaryIndex):
+    """`GET /staff/payments`: a community's payments by creation time (method and status filter within)."""
+
+    class Meta:
+        index_name = "by-community"
+        projection = AllProjection()
+
+    community_id = UnicodeAttribute(hash_key=True)
+    created_payment = UnicodeAttribute(range_key=True)  # "<created_at>#<payment_id>"
+
+
 class PaymentModel(Model):
     Meta = table_meta("payments")
 
@@ -238,9 +249,15 @@ class PaymentModel(Model):
     refund_case = BooleanAttribute(default=False)
     channel = UnicodeAttribute(null=True)
     provider_payload = UnicodeAttribute(null=True)  # JSON: what the provider answered (order string, prepay id)
+    refunded_cents = IntAttribute(null=True)  # refunds that succeeded (absent: none)
+    # refunds asked for and not failed; every new refund's transaction moves it from the value its maker read
+    refund_reserved_cents = IntAttribute(null=True)
+    reference = UnicodeAttribute(null=True)  # front desk: the slip, POS or transfer reference
+    recorded_by = UnicodeAttribute(null=True)  # front desk: the staff member's user id
 
     by_user = PaymentsByUserIndex()
     pending_by_expiry = PendingPaymentsIndex()
+    by_community = PaymentsByCommunityIndex()
 
 
 class LedgerEntryModel(Model):
@@ -249,11 +266,68 @@ class LedgerEntryModel(Model):
     Meta = table_meta("payment-ledger")
 
     payment_id = UnicodeAttribute(hash_key=True)
-    entry = UnicodeAttribute(range_key=True)  # "captured" | "refund_due#<provider_txn_id>"
+    entry = UnicodeAttribute(range_key=True)  # "captured" | "refund_due#<provider_txn_id>" | "refund#<refund_id>"
     amount_cents = IntAttribute()
     provider = UnicodeAttribute()
     provider_txn_id = UnicodeAttribute()
     at = UnicodeAttribute()
+
+
+class RefundsByPaymentIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-payment"
+        projection = AllProjection()
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    created_refund = UnicodeAttribute(range_key=True)  # "<created_at>#<refund_id>"
+
+
+class OpenRefundsIndex(GlobalSecondaryIndex):
+    """Sparse and sharded: only refunds still requested or pending carry `open_shard` (the reconciliation)."""
+
+    class Meta:
+        index_name = "open-refunds"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    created_refund = UnicodeAttribute(range_key=True)
+
+
+class RefundModel(Model):
+    """A refund of (part of) a payment; its id is the provider's idempotency key (out_request_no, out_refund_no)."""
+
+    Meta = table_meta("payment-refunds")
+
+    refund_id = UnicodeAttribute(hash_key=True)
+    payment_id = UnicodeAttribute()
+    created_refund = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    community_id = UnicodeAttribute()
+    amount_cents = IntAttribute()
+    reason = UnicodeAttribute()
+    bill_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute()  # requested | pending | succeeded | failed
+    requested_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    provider_refund_id = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    open_shard = UnicodeAttribute(null=True)
+    sms_sent = BooleanAttribute(default=False)  # the owner's SMS, claimed once
+
+    by_payment = RefundsByPaymentIndex()
+    open_refunds = OpenRefundsIndex()
+
+
+class PaymentSettingsModel(Model):
+    """A community's payment settings, set by an admin: the amount above which a refund needs an admin."""
+
+    Meta = table_meta("payment-settings")
+
+    community_id = UnicodeAttribute(hash_key=True)
+    refund_limit_cents = IntAttribute()
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute()
 
 
 class ReceiptModel(Model):
@@ -287,6 +361,8 @@ BILLING_MODELS: list[type[Model]] = [
     BillingRunModel,
     PaymentModel,
     LedgerEntryModel,
+    RefundModel,
+    PaymentSettingsModel,
     ReceiptModel,
     IdempotencyModel,
 ]

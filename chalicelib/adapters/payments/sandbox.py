@@ -10,11 +10,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.payments.common import InvalidSignature, Reply, header
-from chalicelib.domain.payments import CallbackRejected, Notice, PayContext, Payment
+from chalicelib.domain.payments import (
+    CallbackRejected,
+    Notice,
+    PayContext,
+    Payment,
+    RefundRequest,
+    RefundResult,
+)
 
 
 class SandboxProvider:
-    """HMAC-SHA256 over the raw body with SANDBOX_PAYMENT_SECRET (API.md §6)."""
+    """HMAC-SHA256 over the raw body with SANDBOX_PAYMENT_SECRET (API.md §6).
+
+    It holds no state: it never knows how a payment stands (`query` answers None, so only its notice or the
+    expiry ends one), has nothing to close, and refunds at once.
+    """
 
     name = "sandbox"
     success = Reply(200, '{"ok":true}')
@@ -50,3 +61,16 @@ class SandboxProvider:
                           status == "succeeded")
         except (ValueError, KeyError, TypeError):
             raise CallbackRejected("The notice is malformed.") from None
+
+    def query(self, payment: Payment) -> Notice | None:
+        return None
+
+    def close(self, payment: Payment) -> None:
+        return None
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        # derived from our refund id, so asking again answers the same refund (as the real providers do)
+        return RefundResult("succeeded", "sbxr_" + hashlib.sha256(request.refund_id.encode()).hexdigest()[:20])
+
+    def query_refund(self, request: RefundRequest) -> RefundResult:
+        return self.refund(request)

@@ -152,3 +152,14 @@ def test_dark_runs_cover_exactly_the_dark_modules():
     row = [True, True, False, True, False, False, True]
     assert dark_runs(row) == [(0, 2), (3, 1), (6, 1)]
     assert dark_runs([False] * 3) == [] and dark_runs([True] * 3) == [(0, 3)]
+
+
+def test_importing_the_receipt_modules_loads_no_pdf_library():
+    # the API imports these to hand out links; reportlab and the font load only when a receipt is drawn
+    import subprocess
+    import sys
+
+    probe = ("import sys, chalicelib.adapters.receipts, chalicelib.domain.receipts; "
+             "assert not [m for m in sys.modules if m.startswith(('reportlab', 'fontTools'))]")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]

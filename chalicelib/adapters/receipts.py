@@ -8,6 +8,7 @@ font a viewer must have, so it looks the same on any phone, printer or archive."
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chalicelib.domain.receipts import ReceiptDocument, amount_in_words, local_t
 from chalicelib.observability import logger
 
 LINK_SECONDS = 300
+CREATOR = "物业管理系统 · 业主端"
 FONT_NAME = "ReceiptSans"
 FONT_PATH = Path(__file__).resolve().parent.parent / "fonts" / "NotoSansSC-Receipt.ttf"
 ONLINE = "在线支付"
@@ -128,6 +130,9 @@ def render_pdf(doc: ReceiptDocument) -> bytes:
     c.setTitle(f"{LABELS['title']} {doc.receipt_no}")
     c.setAuthor(doc.payee or doc.community_name)
     c.setSubject(LABELS["title"])
+    c.setCreator(CREATOR)
+    c.setKeywords(LABELS["title"])
+    mark_pdfa_2b(c)
     page = _Page(c, font, *A4)
     _header(page, doc)
     _bills(page, doc)
@@ -135,6 +140,106 @@ def render_pdf(doc: ReceiptDocument) -> bytes:
     c.showPage()
     c.save()
     return buffer.getvalue()
+
+
+def mark_pdfa_2b(c: Any) -> None:
+    """Make the document claim PDF/A-2b, and meet what that claim asks beyond embedded fonts: an XMP metadata
+    packet (unfiltered) naming part 2, conformance B, that repeats the document information dictionary, and
+    an sRGB output intent for the device colours the page uses."""
+    from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+
+    _end_streams_with_an_eol()
+    doc = c._doc  # reportlab has no public API for the catalog's Metadata and OutputIntents
+    profile = PDFStream(PDFDictionary({"N": 3}), srgb_profile())
+    intent = PDFDictionary({"Type": PDFName("OutputIntent"), "S": PDFName("GTS_PDFA1"),
+                            "OutputConditionIdentifier": PDFString("sRGB IEC61966-2.1"),
+                            "Info": PDFString("sRGB IEC61966-2.1"), "DestOutputProfile": doc.Reference(profile)})
+    catalog = doc.Catalog
+    catalog.__NoDefault__ = [*catalog.__NoDefault__, "OutputIntents"]  # the keys the catalog writes
+    catalog.OutputIntents = PDFArray([intent])
+    catalog.Metadata = _unfiltered_stream(PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+                                          xmp_packet)
+
+
+def _end_streams_with_an_eol() -> None:
+    """PDF/A (ISO 19005-2, 6.1.7.1) wants an end-of-line marker before every `endstream`; reportlab writes
+    compressed streams without one. Patched once per process (the receipt job's): the marker is not part of a
+    stream's Length, so the PDF stays valid for every reader and every other reportlab use."""
+    from reportlab.pdfbase import pdfdoc
+
+    original = pdfdoc.PDFStream.format
+    if getattr(original, "ends_with_eol", False):
+        return
+
+    def format_with_eol(self: Any, document: Any) -> bytes:
+        out = original(self, document)
+        if out.endswith(b"endstream\n") and not out.endswith((b"\nendstream\n", b"\rendstream\n")):
+            out = out[: -len(b"endstream\n")] + b"\nendstream\n"
+        return out
+
+    format_with_eol.ends_with_eol = True  # type: ignore[attr-defined]
+    pdfdoc.PDFStream.format = format_with_eol
+
+
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (littlecms's, through Pillow: no profile file to ship)."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def xmp_packet(doc: Any) -> bytes:
+    """The XMP metadata of `doc`: the PDF/A identification plus the information dictionary's entries, equal to
+    them as PDF/A requires (same title, author, subject, keywords, tools and timestamps)."""
+    from xml.sax.saxutils import escape
+
+    info, stamp = doc.info, doc._timeStamp
+    year, month, day, hour, minute, second = stamp.YMDhms
+    when = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{stamp.dhh:+03d}:{stamp.dmm:02d}"
+    values = {k: escape(v) for k, v in (("title", info.title), ("author", info.author), ("subject", info.subject),
+                                        ("keywords", info.keywords), ("creator", info.creator),
+                                        ("producer", info.producer))}
+    return XMP_TEMPLATE.format(when=when, **values).encode()
+
+
+XMP_TEMPLATE = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+   <pdfaid:part>2</pdfaid:part>
+   <pdfaid:conformance>B</pdfaid:conformance>
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>
+   <dc:creator><rdf:Seq><rdf:li>{author}</rdf:li></rdf:Seq></dc:creator>
+   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{subject}</rdf:li></rdf:Alt></dc:description>
+   <pdf:Keywords>{keywords}</pdf:Keywords>
+   <pdf:Producer>{producer}</pdf:Producer>
+   <pdf:Trapped>False</pdf:Trapped>
+   <xmp:CreatorTool>{creator}</xmp:CreatorTool>
+   <xmp:CreateDate>{when}</xmp:CreateDate>
+   <xmp:ModifyDate>{when}</xmp:ModifyDate>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+
+def _unfiltered_stream(dictionary: Any, content: Callable[[Any], bytes]) -> Any:
+    """A stream written as is: PDF/A forbids a Filter on the metadata stream, which reportlab would add."""
+    from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFObject, format
+
+    class UnfilteredStream(PDFObject):
+        __RefOnly__ = 1  # streams are indirect objects
+
+        def format(self, document: Any) -> bytes:
+            data = content(document)
+            header = PDFDictionary({**dictionary.dict, "Length": len(data)})
+            return format(header, document) + b"\nstream\n" + data + b"\nendstream\n"
+
+    return UnfilteredStream()
 
 
 def _warn_if_unprintable(font: str, doc: ReceiptDocument) -> None:

@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import replace
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -156,10 +158,39 @@ def test_dark_runs_cover_exactly_the_dark_modules():
 
 def test_importing_the_receipt_modules_loads_no_pdf_library():
     # the API imports these to hand out links; reportlab and the font load only when a receipt is drawn
-    import subprocess
-    import sys
-
     probe = ("import sys, chalicelib.adapters.receipts, chalicelib.domain.receipts; "
              "assert not [m for m in sys.modules if m.startswith(('reportlab', 'fontTools'))]")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_receipt_identifies_as_pdf_a_2b_with_what_that_requires():
+    """Read back with pypdf and Pillow's littlecms: what ISO 19005-2 asks of a PDF/A-2b file beyond embedded fonts
+    (no veraPDF here: it is a Java program on no registry this project uses)."""
+    import io
+
+    import pypdf
+    from PIL import ImageCms
+
+    pdf = render_pdf(_receipt(12))
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    root = reader.trailer["/Root"]
+    # the XMP packet: unfiltered, part 2 conformance B, repeating the information dictionary
+    metadata = root["/Metadata"].get_object()
+    assert "/Filter" not in metadata
+    xmp, info = reader.xmp_metadata, reader.metadata
+    packet = metadata.get_data().decode()
+    assert "<pdfaid:part>2</pdfaid:part>" in packet and "<pdfaid:conformance>B</pdfaid:conformance>" in packet
+    assert xmp.dc_title == {"x-default": info.title} and xmp.dc_creator == [info.author]
+    assert xmp.dc_description == {"x-default": info.subject} and xmp.pdf_keywords == info.get("/Keywords")
+    assert xmp.pdf_producer == info.producer and xmp.xmp_creator_tool == info.creator
+    assert xmp.xmp_create_date == info.creation_date.astimezone(UTC).replace(tzinfo=None)
+    assert xmp.xmp_modify_date == info.modification_date.astimezone(UTC).replace(tzinfo=None)
+    # an RGB output intent whose profile a colour engine opens
+    (intent,) = [i.get_object() for i in root["/OutputIntents"]]
+    assert intent["/S"] == "/GTS_PDFA1"
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(intent["/DestOutputProfile"].get_object().get_data()))
+    assert profile.profile.xcolor_space.strip() == "RGB" and profile.profile.device_class == "mntr"
+    # an end-of-line before every endstream, a file identifier, no encryption
+    assert pdf.count(b"endstream") == len(re.findall(rb"[\r\n]endstream", pdf)) > 0
+    assert reader.trailer.get("/ID") and not reader.is_encrypted

@@ -247,7 +247,7 @@ def _warn_if_unprintable(font: str, doc: ReceiptDocument) -> None:
              *(b.unit_label for b in doc.bills), *(i.name + i.unit for b in doc.bills for i in b.items)]
     missing = missing_characters(font, texts)
     if missing:
-        # names outside GB2312 (rare characters): the receipt is still made; the count says how many
+        # rare characters beyond GBK (extension blocks): the receipt is still made; the count says how many
         logger.warning("receipt text outside the receipt font", extra={"receipt_no": doc.receipt_no,
                                                                        "missing_characters": len(missing)})
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.adapters.receipts import dark_runs, render_pdf
+from chalicelib.adapters.receipts import dark_runs, missing_characters, receipt_font, render_pdf
 from chalicelib.domain.billing import Bill, BillItem
 from chalicelib.domain.receipts import ReceiptDocument, verify_url
 
@@ -140,6 +140,14 @@ def test_chinese_glyphs_are_painted_not_blank():
     pdf = render_pdf(_receipt())
     assert _ink(pdf, (150, 40, 445, 72)) > 1500
     assert _ink(pdf, (50, 75, 135, 250)) > 1500
+
+
+def test_names_with_characters_gb2312_lacks_still_print():
+    # 镕 and 堃 are outside GB2312 yet common in names: the subset keeps all of GBK
+    pdf = render_pdf(_receipt(payer_name="朱镕堃", community_name="喆园"))
+    text = _pdfium_text(pdf)
+    assert "朱镕堃" in text and "喆园 电子收据" in text
+    assert missing_characters(receipt_font(), ["朱镕堃", "喆园", "𠮷野"]) == {"𠮷"}
 
 
 def test_a_long_list_of_flats_wraps_inside_the_page():

@@ -56,6 +56,10 @@ def method_text(method: str) -> str:
     return f"{name}（{where}）"
 
 
+def at_front_desk(method: str) -> bool:
+    return METHOD_NAMES.get(method, ("", ONLINE))[1] == FRONT_DESK
+
+
 def receipt_font() -> str:
     """Register the embedded receipt face once per process and return its reportlab name."""
     from reportlab.pdfbase import pdfmetrics
@@ -263,7 +267,7 @@ def _header(page: _Page, doc: ReceiptDocument) -> None:
     page.field(LABELS["method"], method_text(doc.method))
     if doc.method_reference:
         page.field(LABELS["reference"], doc.method_reference)
-    if doc.provider_txn_id:
+    if doc.provider_txn_id and not at_front_desk(doc.method):  # the desk's id only repeats the reference
         page.field(LABELS["txn"], doc.provider_txn_id)
     page.field(LABELS["paid_at"], local_time(doc.paid_at, doc.timezone))
     page.down(10)

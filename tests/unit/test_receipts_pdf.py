@@ -123,7 +123,8 @@ def test_each_bill_line_names_its_flat():
 
 
 def test_front_desk_payments_show_the_desk_and_the_reference():
-    doc = _receipt(method="bank_transfer", provider_txn_id="", method_reference="CMB20261202-88")
+    doc = _receipt(method="bank_transfer", provider_txn_id="bank_transfer:CMB20261202-88",
+                   method_reference="CMB20261202-88")
     text = _pdfium_text(render_pdf(doc))
     assert "银行转账（前台收费）" in text and re.search(r"收费凭证号：\s*CMB20261202-88", text)
     assert "交易流水号" not in text

@@ -13,7 +13,8 @@ NO_NODE = ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: run test fuzz test-contended lint bench install clean infra-check web-install web-check api-client openapi
+.PHONY: run test fuzz test-contended lint bench install clean infra-check web-install web-check api-client openapi \
+	fonts pdf-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,11 +24,33 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The receipt font: a pinned npm package (checked by SHA-256), subset with fontTools to a fixed character set
+# into chalicelib/fonts/ (gitignored, generated; the Lambda package carries everything under chalicelib/).
+# Needs npm the first time; npm's cache serves later builds. See tools/receipt_font.py.
+RECEIPT_FONT := chalicelib/fonts/NotoSansSC-Receipt.ttf
+$(RECEIPT_FONT): tools/receipt_font.py chalicelib/adapters/receipts.py $(STAMP)
+	$(PY) -m tools.receipt_font $@
+
+fonts: $(RECEIPT_FONT)
+
+# pdffonts and pdftotext (Debian's poppler-utils), which the receipt tests read PDFs with, installed with
+# apt-get when missing (CI runs as root); elsewhere a message, and those tests skip outside CI.
+pdf-tools:
+	@if ! command -v pdffonts >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing poppler-utils (pdffonts, pdftotext) with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				poppler-utils >/dev/null; \
+		else \
+			echo "pdf-tools: poppler-utils is not installed (needs root and apt-get); the pdffonts tests skip"; \
+		fi; \
+	fi
+
 # Data is kept in .devstack/ across runs; `make run FRESH=1` starts empty.
-run: $(STAMP) web-install
+run: $(STAMP) web-install fonts
 	$(PY) -m devstack $(if $(FRESH),--fresh)
 
-test: $(STAMP) infra-check web-check
+test: $(STAMP) fonts pdf-tools infra-check web-check
 	$(PY) -m ruff check .
 	$(PYTEST)
 
@@ -51,7 +74,7 @@ $(INFRA_STAMP): $(STAMP) infra/requirements.txt
 
 # Synthesize (app code only: no dependency download, no AWS account), lint the template, run the template tests.
 # Needs Node.js for the CDK runtime; without it the step is skipped with a message (CI always has it).
-infra-check: $(STAMP)
+infra-check: $(STAMP) fonts
 	@if ! command -v node >/dev/null 2>&1; then \
 		echo "infra-check skipped: Node.js is not installed (the CDK runtime needs it)"; \
 	else \

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
     stage_env.apply(STAGE, emulator_url)
-    os.environ["RECEIPT_VERIFY_URL"] = f"{api_url}/receipts"  # the stage's default assumes port 8000
+    # The stage's default names port 8000: receipt links and notify URLs must name the API actually served.
+    os.environ["PUBLIC_API_URL"] = api_url
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     from moto.server import ThreadedMotoServer

@@ -36,7 +36,7 @@ class Settings:
 class FakeSecretsManager:
     """Secrets Manager's GetSecretValue as botocore answers it: a value, ResourceNotFound, or a failure."""
 
-    class exceptions:  # noqa: N801 - botocore's attribute name
+    class exceptions:  # botocore's attribute name
         class ResourceNotFoundException(ClientError):
             def __init__(self) -> None:
                 super().__init__({"Error": {"Code": "ResourceNotFoundException"}}, "GetSecretValue")
@@ -46,7 +46,7 @@ class FakeSecretsManager:
         self.reads: list[str] = []
         self.failing = False
 
-    def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 - botocore's parameter name
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:  # botocore's parameter name
         self.reads.append(SecretId)
         if self.failing:
             raise ClientError({"Error": {"Code": "ThrottlingException"}}, "GetSecretValue")
@@ -93,10 +93,11 @@ def factory(name: str, built: list[FakeProvider]):
 @pytest.fixture
 def world():
     class World:
-        aws = FakeSecretsManager()
-        clock = Clock()
-        built: list[FakeProvider] = []
-        transport = object()
+        def __init__(self) -> None:
+            self.aws = FakeSecretsManager()
+            self.clock = Clock()
+            self.built: list[FakeProvider] = []
+            self.transport = object()
 
         def registry(self, stage: str = "test"):
             settings = Settings(stage)

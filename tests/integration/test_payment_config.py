@@ -119,3 +119,54 @@ def test_payment_config_complete_secret_serves_its_provider_with_the_stage_notif
     assert reply.body["method"] == "alipay"
     assert reply.body["provider_payload"] == {
         "order_string": "app_id=2021000000000001&notify_url=http://127.0.0.1:8000/payments/callbacks/alipay"}
+
+
+# -- the deploy-time check -----------------------------------------------------------------------------------
+
+
+def from_config(config, *, notify_url, transport=None):
+    """This module stands in for a provider module in the check below (a complete config has `app_id`)."""
+    if not config.get("app_id"):
+        raise ProviderConfigError("field app_id is missing")
+    return object()
+
+
+def _check(capsys, *argv):
+    from chalicelib import cli
+
+    args = cli.build_parser().parse_args(["check-payment-config", *argv])
+    code = args.handler(args)
+    return code, capsys.readouterr().out
+
+
+def test_check_payment_config_names_each_problem_without_values(aws, monkeypatch, capsys):
+    from chalicelib import deps
+    from chalicelib.adapters.payments import registry
+
+    monkeypatch.setitem(registry.CONFIGURABLE, "alipay", __name__)
+    monkeypatch.setitem(registry.CONFIGURABLE, "wechat", __name__)
+    client = deps.aws_client("secretsmanager")
+    alipay, wechat = (deps.get_settings().name(f"payments-{name}") for name in ("alipay", "wechat"))
+    try:
+        # given a complete Alipay config and a WeChat secret still empty
+        client.put_secret_value(SecretId=alipay, SecretString='{"app_id": "2021000000000001"}')
+        code, out = _check(capsys)
+        assert code == 0 and "ok" in out and "not configured" in out
+        # a provider that must be there but is not fails the check
+        code, out = _check(capsys, "--require", "alipay,wechat")
+        assert code == 1
+        # a config the provider refuses fails it, naming the field and never the value
+        client.put_secret_value(SecretId=wechat, SecretString='{"mch_id": "1900000109"}')
+        code, out = _check(capsys)
+        assert code == 1 and "misconfigured" in out and "field app_id is missing" in out
+        assert "1900000109" not in out and "2021000000000001" not in out
+        assert _check(capsys, "--require", "unionpay")[0] == 2
+        # a secret that infra/ never created fails it too
+        from chalicelib import names
+
+        monkeypatch.setitem(names.PAYMENT_PROVIDER_SECRETS, "wechat", "payments-not-deployed")
+        code, out = _check(capsys)
+        assert code == 1 and "missing" in out
+    finally:
+        for secret_id in (alipay, wechat):
+            client.put_secret_value(SecretId=secret_id, SecretString="{}")

@@ -59,8 +59,13 @@ class Built:
 
 
 def module_factory(name: str) -> Factory:
-    """The `from_config` of provider `name`'s module (imported on first use: most requests never need it)."""
-    return importlib.import_module(CONFIGURABLE[name]).from_config  # type: ignore[no-any-return]
+    """The `from_config` of provider `name`'s module, imported only when a config is built (most requests never
+    need it)."""
+
+    def from_config(config: dict[str, str], **kwargs: Any) -> Any:
+        return importlib.import_module(CONFIGURABLE[name]).from_config(config, **kwargs)
+
+    return from_config
 
 
 def build_from_text(text: str | None, factory: Factory, *, notify_url: str, transport: Any | None = None) -> Built:
@@ -208,14 +213,8 @@ def build_providers(settings: Any, secret: Callable[[str], Any], *,
 
         by_name["sandbox"] = SandboxProvider(settings.sandbox_payment_secret)
     for name in CONFIGURABLE:
-        factory = (factories or {}).get(name) or _lazy_factory(name)
+        factory = (factories or {}).get(name) or module_factory(name)
         by_name[name] = ProviderSource(name, secret(settings.name(PAYMENT_PROVIDER_SECRETS[name])), factory,
                                        notify_url=settings.notify_url(name), transport=transport)
     return Providers(by_name, settings.is_test_stage)
 
-
-def _lazy_factory(name: str) -> Factory:
-    def build(config: dict[str, str], **kwargs: Any) -> Any:
-        return module_factory(name)(config, **kwargs)
-
-    return build

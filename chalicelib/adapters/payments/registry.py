@@ -80,9 +80,6 @@ def build_from_text(text: str | None, factory: Factory, *, notify_url: str, tran
         return Built(problem="the secret is not a JSON object")
     if not config:
         return Built()
-    not_text = sorted(key for key, value in config.items() if not isinstance(value, str))
-    if not_text:
-        return Built(problem=f"field {not_text[0]} must be a string")
     try:
         return Built(provider=factory(config, notify_url=notify_url, transport=transport))
     except ProviderConfigError as error:

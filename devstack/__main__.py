@@ -40,10 +40,14 @@ def _port_free(port: int) -> bool:
 
 
 def _providers_line(providers_url: str, played: list[Any], notes: list[str]) -> list[str]:
+    from devstack.provider_server import PAY_PATH
+
     if not played:
         return [f"  Providers  none emulated: the sandbox stands in for every method ({'; '.join(notes)})"]
     served = ", ".join(f"{p.provider} {providers_url}{p.emulator.prefix}" for p in played)
     return [f"  Providers  {served}   (the real adapters; the sandbox stands in for the other methods)",
+            f"             pay an order: curl -XPOST '{providers_url}{PAY_PATH}"
+            "?provider=<name>&out_trade_no=<payment_id>'",
             *[f"             {note}" for note in notes]]
 
 
@@ -201,7 +205,7 @@ def _serve(args: argparse.Namespace, stop: threading.Event, api_url: str, emulat
     parts["providers"] = providers = ProviderServer("127.0.0.1", args.providers_port)
     local = local_providers(providers.url)
     configure_secrets(local.played)  # before the API's first payment reads them
-    providers.start([p.emulator for p in local.played])
+    providers.start([p.emulator for p in local.played], local.played)
 
     region = get_settings().region
     sms_log = sms.SmsLog(region)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from devstack.emulators import EmuAnswer, Emulator, EmuRequest, serving
 
@@ -33,13 +33,19 @@ LOCAL_WECHAT_MCH_ID = "1900000001"
 LOCAL_WECHAT_APP_ID = "wx0000000000000001"
 
 
+# The owner paying at an emulator: (notify URL, headers, body) of the notice the provider then sends.
+PayAction = Callable[[str], tuple[str, dict[str, str], bytes]]
+
+
 @dataclass
 class LocalProvider:
-    """One provider played locally: its emulator, and what our adapter's secret holds to talk to it."""
+    """One provider played locally: its emulator, what our adapter's secret holds to talk to it, and how the
+    owner pays an order there (None when the setup does not say)."""
 
     provider: str
     emulator: Emulator
     config: dict[str, Any]
+    pay: PayAction | None = None
 
 
 @dataclass
@@ -59,6 +65,22 @@ def _rsa_pair() -> tuple[str, str]:
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     return private, public
+
+
+def _alipay_pay(emulator: Any, out_trade_no: str) -> tuple[str, dict[str, str], bytes]:
+    trade = emulator.trades.get(out_trade_no)
+    if trade is None:
+        raise LookupError("no such trade: open the payment's pay_url first (Alipay creates the trade then)")
+    headers, body = emulator.pay(out_trade_no)
+    return trade.notify_url, headers, body
+
+
+def _wechat_pay(emulator: Any, out_trade_no: str) -> tuple[str, dict[str, str], bytes]:
+    order = emulator.orders.get(out_trade_no)
+    if order is None:
+        raise LookupError("no such order")
+    headers, body = emulator.pay(out_trade_no)
+    return order.request["notify_url"], headers, body
 
 
 def _alipay(base_url: str) -> tuple[Emulator, dict[str, Any]]:
@@ -91,6 +113,9 @@ SETUPS: dict[str, tuple[str, Callable[[str], tuple[Emulator, dict[str, Any]]]]] 
     "alipay": ("devstack.emulators.alipay", _alipay),
     "wechat": ("devstack.emulators.wechat", _wechat),
 }
+PAY_ACTIONS: dict[str, Callable[[Any, str], tuple[str, dict[str, str], bytes]]] = {
+    "alipay": _alipay_pay, "wechat": _wechat_pay}
+PAY_PATH = "/_local/pay"  # POST ?provider=&out_trade_no=: the owner pays; the provider's notice is posted
 
 
 def local_providers(base_url: str, setups: dict[str, tuple[str, Callable[..., Any]]] | None = None) -> LocalProviders:
@@ -107,7 +132,9 @@ def local_providers(base_url: str, setups: dict[str, tuple[str, Callable[..., An
         except Exception as error:  # one emulator failing must not stop the local stack
             found.notes.append(f"{provider}: the emulator did not start ({type(error).__name__}: {error})")
             continue
-        found.played.append(LocalProvider(provider, emulator, config))
+        action = PAY_ACTIONS.get(provider)
+        found.played.append(LocalProvider(provider, emulator, config,
+                                          (lambda trade, e=emulator, a=action: a(e, trade)) if action else None))
     return found
 
 
@@ -130,10 +157,33 @@ def configure_secrets(played: Sequence[LocalProvider]) -> None:
             client.put_secret_value(SecretId=get_settings().name(logical), SecretString="{}")
 
 
+def pay_locally(played: Sequence[LocalProvider], query: str, post: Callable[..., tuple[int, Any]]) -> EmuAnswer:
+    """The owner pays `out_trade_no` at `provider`'s emulator, which then posts its signed notice to our notify
+    URL (`post(url, headers, body) -> (status, reply)`, as the emulators' own `post` helpers)."""
+    params = {k: v[-1] for k, v in parse_qs(query).items()}
+    local = next((p for p in played if p.provider == params.get("provider") and p.pay is not None), None)
+    if local is None or not local.pay or not params.get("out_trade_no"):
+        return _json(404, {"code": "not_found", "message": "Give ?provider= (an emulated one) and &out_trade_no=."})
+    try:
+        url, headers, body = local.pay(params["out_trade_no"])
+    except Exception as error:  # the emulator refuses (unknown, expired, already paid): say why
+        return _json(409, {"code": "conflict", "message": f"{type(error).__name__}: {error}"})
+    status, reply = post(url, headers, body)
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return _json(200, {"notified": url, "status": status, "reply": text[:500]})
+
+
+def _json(status: int, document: dict[str, Any]) -> EmuAnswer:
+    return EmuAnswer(status, {"Content-Type": "application/json; charset=utf-8"},
+                     json.dumps(document, ensure_ascii=False).encode())
+
+
 def dispatch(emulators: Sequence[Emulator], method: str, target: str, headers: dict[str, str],
-             body: bytes) -> EmuAnswer:
+             body: bytes, played: Sequence[LocalProvider] = ()) -> EmuAnswer:
     """Answer one HTTP request with the emulator serving its path (404 when none does)."""
     parts = urlsplit(target)
+    if parts.path == PAY_PATH and method == "POST":
+        return pay_locally(played, parts.query, _post)
     if parts.path == "/" and method in ("GET", "HEAD"):
         listing = {"emulators": [e.prefix for e in emulators]}
         return EmuAnswer(200, {"Content-Type": "application/json"}, json.dumps(listing).encode())
@@ -150,8 +200,21 @@ def dispatch(emulators: Sequence[Emulator], method: str, target: str, headers: d
         return EmuAnswer(500, {"Content-Type": "text/plain; charset=utf-8"}, b"emulator error")
 
 
+def _post(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # our own local notify URL
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 class _Handler(BaseHTTPRequestHandler):
     emulators: Sequence[Emulator] = ()
+    played: Sequence[LocalProvider] = ()
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet, like the API's console
@@ -160,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        answer = dispatch(self.emulators, self.command, self.path, dict(self.headers.items()), body)
+        answer = dispatch(self.emulators, self.command, self.path, dict(self.headers.items()), body, self.played)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -185,8 +248,9 @@ class ProviderServer:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.2,), name="providers",
                                         daemon=True)
 
-    def start(self, emulators: Sequence[Emulator]) -> None:
+    def start(self, emulators: Sequence[Emulator], played: Sequence[LocalProvider] = ()) -> None:
         self._handler.emulators = tuple(emulators)
+        self._handler.played = tuple(played)
         self._thread.start()
 
     def stop(self) -> None:

@@ -89,3 +89,32 @@ def test_local_providers_prefers_the_modules_own_setup_and_survives_a_broken_one
     fake_module.local_provider = broken
     found = local_providers("http://h", {"fakepay": ("devstack.emulators.fakepay", broken)})
     assert found.played == [] and found.notes[0].startswith("fakepay: the emulator did not start (TypeError")
+
+
+def test_paying_locally_posts_the_emulators_notice_to_our_notify_url():
+    from devstack.provider_server import LocalProvider, pay_locally
+
+    posted = []
+    played = [LocalProvider("fakepay", EchoEmulator(), {},
+                            pay=lambda trade: ("http://127.0.0.1:8000/payments/callbacks/fakepay",
+                                               {"X-Sign": "s"}, f"paid {trade}".encode()))]
+
+    def post(url, headers, body):
+        posted.append((url, headers, body))
+        return 200, b"success"
+
+    answer = pay_locally(played, "provider=fakepay&out_trade_no=pay_1", post)
+    assert answer.status == 200 and json.loads(answer.body)["reply"] == "success"
+    assert posted == [("http://127.0.0.1:8000/payments/callbacks/fakepay", {"X-Sign": "s"}, b"paid pay_1")]
+    assert pay_locally(played, "provider=other&out_trade_no=pay_1", post).status == 404
+
+
+def test_paying_locally_says_why_an_emulator_refuses():
+    from devstack.provider_server import LocalProvider, pay_locally
+
+    def refuse(trade):
+        raise LookupError("no such order")
+
+    answer = pay_locally([LocalProvider("fakepay", EchoEmulator(), {}, pay=refuse)],
+                         "provider=fakepay&out_trade_no=pay_9", lambda *a: (200, b""))
+    assert answer.status == 409 and "no such order" in json.loads(answer.body)["message"]

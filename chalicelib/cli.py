@@ -168,6 +168,27 @@ def cmd_backfill_owner_reads(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_payment_config(args: argparse.Namespace) -> int:
+    from chalicelib.adapters.payments.registry import CONFIGURABLE
+    from chalicelib.ops.payment_config import all_pass, check_payment_config
+
+    required = [name.strip() for name in (args.require or "").split(",") if name.strip()]
+    unknown = sorted(set(required) - set(CONFIGURABLE))
+    if unknown:
+        _console().print(f"[red]Unknown providers {unknown}.[/red] Known: {', '.join(CONFIGURABLE)}")
+        return 2
+    checks = check_payment_config()
+    console = _console()
+    for check in checks:  # one line each, never wrapped: deploy logs are read by scripts too
+        colour = "green" if check.passes(check.provider in required) else "red"
+        problem = f": {check.problem}" if check.problem else ""
+        console.print(f"{check.provider:<8} {check.secret_name}  [{colour}]{check.state}[/{colour}]{problem}",
+                      soft_wrap=True, highlight=False)
+    passed = all_pass(checks, required)
+    console.print("Payment configuration is usable." if passed else "[red]Payment configuration has problems.[/red]")
+    return 0 if passed else 1
+
+
 def _progress_callback() -> Any:
     """A callback `progress(done, total, label)` drawing a rich progress bar."""
     from rich.progress import Progress
@@ -224,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="give existing bills their owners' copies and targeted notices their "
                                         "community feed entry (idempotent; run once after deploying them)")
     backfill.set_defaults(handler=cmd_backfill_owner_reads)
+
+    payment = commands.add_parser("check-payment-config",
+                                  help="check every payment provider's secret as the app will read it (deploy time; "
+                                       "exit 1 if one is missing or misconfigured)")
+    payment.add_argument("--stage", choices=["local", "dev", "prod"], default=argparse.SUPPRESS,
+                         help="as the global --stage")
+    payment.add_argument("--require", help="comma-separated providers that must be configured, e.g. alipay,wechat")
+    payment.set_defaults(handler=cmd_check_payment_config)
 
     rotate = commands.add_parser("rotate-keys", help="rotate the token signing keys now (receipt codes are kept)")
     rotate.set_defaults(handler=cmd_rotate_keys)

@@ -394,9 +394,13 @@ def billing() -> BillingService:
 
 @provider
 def payment_providers():
+    """The stage's payment providers, each configured from its Secrets Manager secret on first use (and kept
+    10 minutes: see adapters/payments/registry.py)."""
     from chalicelib.adapters.payments.registry import build_providers
+    from chalicelib.adapters.secrets import CachedSecret
 
-    return build_providers(get_settings())
+    return build_providers(get_settings(), lambda secret_id: CachedSecret(lambda: aws_client("secretsmanager"),
+                                                                          secret_id))
 
 
 @provider

@@ -6,6 +6,9 @@ definitions, with dataclasses) is imported only by provisioning and infra.
 
 JOBS_QUEUE = "jobs"
 TOKEN_KEYS_SECRET = "token-keys"
+# One secret per configurable payment provider and stage (`<prefix>-payments-alipay`), its JSON content the
+# provider module's config; infra/ creates them empty, an operator fills them (adapters/payments/registry.py).
+PAYMENT_PROVIDER_SECRETS = {"alipay": "payments-alipay", "wechat": "payments-wechat"}
 APP_KEY = "app"
 PHOTOS_BUCKET = "photos"
 PHOTO_UPLOADS_QUEUE = "photo-uploads"

@@ -16,6 +16,7 @@ from chalicelib.names import (
     DOOR_ACCESS_TOPIC,
     JOBS_QUEUE,
     NOTICE_SMS_QUEUE,
+    PAYMENT_PROVIDER_SECRETS,
     PHOTO_UPLOADS_QUEUE,
     PHOTOS_BUCKET,
     RECEIPTS_BUCKET,
@@ -73,6 +74,12 @@ class TopicSpec:
 class SecretSpec:
     logical: str
     description: str
+    # "app": the app writes its first value (provisioning, a rotation); "operator": created without any value
+    # and filled by an operator (`aws secretsmanager put-secret-value`), never by a template or the code.
+    filled_by: str = "app"
+    # Which functions may read it, as infra/ names them (`api`, `handle-jobs`, `schedule-<job>`; shell-style
+    # patterns); empty: every function of the app.
+    readers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ class Resources:
 
 
 
+PAYMENT_READERS = ("api", "handle-jobs", "schedule-payment-*")
+
 RESOURCES = Resources(
     queues=[QueueSpec(JOBS_QUEUE, visibility_timeout=900),
             QueueSpec(SMS_OUTBOX_QUEUE, visibility_timeout=120),
@@ -101,7 +110,12 @@ RESOURCES = Resources(
                         notifications=(BucketNotification(queue=PHOTO_UPLOADS_QUEUE, prefix="uploads/"),)),
              BucketSpec(RECEIPTS_BUCKET)],  # private; every receipt is put with SSE
     topics=[TopicSpec(DOOR_ACCESS_TOPIC)],
-    secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id")],
+    secrets=[SecretSpec(TOKEN_KEYS_SECRET, "HMAC keys for access tokens and cursors, by key id"),
+             # Provider keys reach only the functions that talk to providers: the API (orders, notices, staff
+             # refunds), the jobs worker and the payment schedules (expiry, reconciliation).
+             *(SecretSpec(logical, f"Payment provider {provider}: JSON config (see adapters/payments/{provider}.py)",
+                          filled_by="operator", readers=PAYMENT_READERS)
+               for provider, logical in PAYMENT_PROVIDER_SECRETS.items())],
     keys=[KeySpec(APP_KEY, "Envelope key for secrets stored in tables (TOTP) and data at rest")],
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 TEST_STAGES = frozenset({"local", "test"})
 STAGES = frozenset({"local", "test", "dev", "prod"})
@@ -39,8 +40,18 @@ def _int(name: str, minimum: int = 0) -> int:
     return value
 
 
+def _public_url(name: str, https: bool) -> str:
+    """An absolute http(s) base URL without a trailing slash (https required outside local and test)."""
+    value = _required(name).rstrip("/")
+    parts = urlsplit(value)
+    schemes = ("https",) if https else ("http", "https")
+    if parts.scheme not in schemes or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must be an absolute {' or '.join(schemes)} URL without query, got {value!r}")
+    return value
+
+
 def _optional(name: str) -> str | None:
-    # Optional by design (test hooks, provider credentials): absence means "feature off".
+    # Optional by design (test hooks): absence means "feature off".
     value = os.environ.get(name)
     return value or None
 
@@ -75,15 +86,10 @@ class Settings:
         self.echo_sms: bool = values.pop("echo_sms")
         # The account's SMS rate: paces urgent-notice fan-out and the bulk-SMS consumer alike.
         self.sms_rate_per_second: int = values.pop("sms_rate_per_second")
-        self.receipt_verify_url: str = values.pop("receipt_verify_url")
-        # Payment providers: a method is served only when its provider is fully configured (API.md §6).
-        self.alipay_app_id: str | None = values.pop("alipay_app_id", None)
-        self.alipay_seller_id: str | None = values.pop("alipay_seller_id", None)
-        self.alipay_public_key: str | None = values.pop("alipay_public_key", None)
-        self.wechat_mch_id: str | None = values.pop("wechat_mch_id", None)
-        self.wechat_app_id: str | None = values.pop("wechat_app_id", None)
-        self.wechat_api_v3_key: str | None = values.pop("wechat_api_v3_key", None)
-        self.wechat_platform_keys: str | None = values.pop("wechat_platform_keys", None)  # {"<serial>": "<PEM>"}
+        # The stage's public API base URL, as callers and providers reach it (no trailing slash): provider
+        # notify URLs and the receipts' verification links derive from it. Payment provider keys are not
+        # settings: they live in Secrets Manager (adapters/payments/registry.py).
+        self.public_api_url: str = values.pop("public_api_url")
         if values:
             raise TypeError(f"unknown settings: {sorted(values)}")
 
@@ -93,6 +99,15 @@ class Settings:
 
     def name(self, logical: str) -> str:
         return f"{self.resource_prefix}-{logical}"
+
+    @property
+    def receipt_verify_url(self) -> str:
+        """The base of a receipt's verification link (`{base}/{receipt_no}/verify?code=`)."""
+        return f"{self.public_api_url}/receipts"
+
+    def notify_url(self, provider: str) -> str:
+        """Where `provider` posts its notices (the public callback route)."""
+        return f"{self.public_api_url}/payments/callbacks/{provider}"
 
 
 def load_settings() -> Settings:
@@ -117,14 +132,7 @@ def load_settings() -> Settings:
         captcha_test_answer=captcha_answer,
         sandbox_payment_secret=sandbox_secret,
         echo_sms=stage == "local",
-        receipt_verify_url=_required("RECEIPT_VERIFY_URL"),
-        alipay_app_id=_optional("ALIPAY_APP_ID"),
-        alipay_seller_id=_optional("ALIPAY_SELLER_ID"),
-        alipay_public_key=_optional("ALIPAY_PUBLIC_KEY"),
-        wechat_mch_id=_optional("WECHAT_MCH_ID"),
-        wechat_app_id=_optional("WECHAT_APP_ID"),
-        wechat_api_v3_key=_optional("WECHAT_API_V3_KEY"),
-        wechat_platform_keys=_optional("WECHAT_PLATFORM_KEYS"),
+        public_api_url=_public_url("PUBLIC_API_URL", https=stage not in TEST_STAGES),
         sms_rate_per_second=_int("SMS_RATE_PER_SECOND", minimum=1),
     )
 

@@ -2,7 +2,9 @@
 
 One foreground process, no children: the moto server (embedded AWS emulator), every resource, the admin and
 demo data, the API (Chalice's local server on a thread, see `devstack.api_server`), the SQS stand-ins that
-feed queue messages to the app's `on_sqs_message` handlers, the SMS echo and the TTL sweeper. Ctrl-C (or
+feed queue messages to the app's `on_sqs_message` handlers, the SMS echo, the TTL sweeper, and the payment
+provider emulators (`devstack.provider_server`: the local stage's Alipay / WeChat Pay secrets point the real
+adapters at them; the sandbox stands in for the other methods). Ctrl-C (or
 SIGTERM) stops all of it within seconds and saves the emulator's data to the data folder (`.devstack/`),
 from which the next start restores it (`--fresh` starts empty). A second Ctrl-C stops at once, unsaved.
 """
@@ -24,6 +26,7 @@ from typing import Any
 STAGE = "local"
 # Console noise off by default: Powertools' metric dumps (the app's WARNING-level logs and errors stay).
 QUIET_DEFAULTS = {"POWERTOOLS_METRICS_DISABLED": "true"}
+DEFAULT_PROVIDERS_PORT = 4580
 
 
 def _port_free(port: int) -> bool:
@@ -36,7 +39,20 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _banner(api_url: str, emulator_url: str, folder: Path, logins: list[tuple[str, str, str]]) -> None:
+def _providers_line(providers_url: str, played: list[Any], notes: list[str]) -> list[str]:
+    from devstack.provider_server import PAY_PATH
+
+    if not played:
+        return [f"  Providers  none emulated: the sandbox stands in for every method ({'; '.join(notes)})"]
+    served = ", ".join(f"{p.provider} {providers_url}{p.emulator.prefix}" for p in played)
+    return [f"  Providers  {served}   (the real adapters; the sandbox stands in for the other methods)",
+            f"             pay an order: curl -XPOST '{providers_url}{PAY_PATH}"
+            "?provider=<name>&out_trade_no=<payment_id>'",
+            *[f"             {note}" for note in notes]]
+
+
+def _banner(api_url: str, emulator_url: str, folder: Path, logins: list[tuple[str, str, str]],
+            providers: list[str]) -> None:
     from devstack import reference
     from devstack.api_server import SMS_PATH
 
@@ -49,6 +65,7 @@ def _banner(api_url: str, emulator_url: str, folder: Path, logins: list[tuple[st
         f"  API        {api_url}   (try {api_url}/health)",
         f"  Reference  {page}   (document: {api_url}{reference.SPEC_URL})",
         f"  Emulator   {emulator_url}",
+        *providers,
         f"  SMS        {api_url}{SMS_PATH}   (also echoed below as [sms])",
         f"  Data       {folder}   (kept across restarts; make run FRESH=1 starts empty)",
         "  Accounts (role, account, password):",
@@ -67,6 +84,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT") or 8000))
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("AWS_EMULATOR_PORT") or 4566))
+    parser.add_argument("--providers-port", type=int,
+                        default=int(os.environ.get("PROVIDER_EMULATOR_PORT") or DEFAULT_PROVIDERS_PORT),
+                        help="where the Alipay / WeChat Pay emulators listen (also PROVIDER_EMULATOR_PORT)")
     parser.add_argument("--no-demo", action="store_true", help="seed only the admin account")
     parser.add_argument("--fresh", action="store_true", default=os.environ.get("FRESH", "") not in ("", "0"),
                         help="forget the saved data and start empty (also FRESH=1)")
@@ -83,15 +103,15 @@ def _refusal(args: argparse.Namespace) -> str | None:
     if other and other.get("pid") != os.getpid():
         return (f"Cannot start: another local stack (pid {other['pid']}, API {other['api_url']}) uses the data "
                 f"folder {args.data_dir}. Stop it first, or give this one --data-dir <folder>.")
-    busy = [f"{name} port {port}" for name, port in (("API", args.api_port), ("emulator", args.emulator_port))
-            if not _port_free(port)]
+    ports = (("API", args.api_port), ("emulator", args.emulator_port), ("provider emulators", args.providers_port))
+    busy = [f"{name} port {port}" for name, port in ports if not _port_free(port)]
     if busy:
         return (f"Cannot start: {' and '.join(busy)} already in use. Stop whatever holds it, or choose other "
-                "ports: API_PORT=8001 AWS_EMULATOR_PORT=4567 make run")
+                "ports: API_PORT=8001 AWS_EMULATOR_PORT=4567 PROVIDER_EMULATOR_PORT=4581 make run")
     return None
 
 
-def _write_runtime(folder: Path, api_url: str, emulator_url: str) -> Path:
+def _write_runtime(folder: Path, api_url: str, emulator_url: str, providers_url: str) -> Path:
     """Describe this stack for the CLI and the sandbox helper (removed on stop; stale once the pid is gone)."""
     from chalicelib.ops.stage import CALLER_OVERRIDES, RUNTIME_FILE
     from devstack.api_server import SMS_PATH
@@ -99,6 +119,7 @@ def _write_runtime(folder: Path, api_url: str, emulator_url: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RUNTIME_FILE
     described = {"pid": os.getpid(), "api_url": api_url, "emulator_url": emulator_url, "sms_url": api_url + SMS_PATH,
+                 "providers_url": providers_url,
                  "settings": {k: os.environ[k] for k in CALLER_OVERRIDES if k in os.environ}}
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(described, indent=2))
@@ -141,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
     stage_env.apply(STAGE, emulator_url)
-    os.environ["RECEIPT_VERIFY_URL"] = f"{api_url}/receipts"  # the stage's default assumes port 8000
+    # The stage's default names port 8000: receipt links and notify URLs must name the API actually served.
+    os.environ["PUBLIC_API_URL"] = api_url
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     from moto.server import ThreadedMotoServer
@@ -177,7 +199,13 @@ def _serve(args: argparse.Namespace, stop: threading.Event, api_url: str, emulat
     from chalicelib.settings import get_settings
     from devstack import sms, sweeper
     from devstack.api_server import ApiServer
+    from devstack.provider_server import ProviderServer, configure_secrets, local_providers
     from devstack.triggers import start_triggers
+
+    parts["providers"] = providers = ProviderServer("127.0.0.1", args.providers_port)
+    local = local_providers(providers.url)
+    configure_secrets(local.played)  # before the API's first payment reads them
+    providers.start([p.emulator for p in local.played], local.played)
 
     region = get_settings().region
     sms_log = sms.SmsLog(region)
@@ -191,8 +219,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event, api_url: str, emulat
         threads.append(threading.Thread(target=target, args=call_args, name=name, daemon=True))
         threads[-1].start()
     parts["threads"] = threads
-    parts["runtime"] = _write_runtime(args.data_dir, api_url, emulator_url)
-    _banner(api_url, emulator_url, args.data_dir, logins)
+    parts["runtime"] = _write_runtime(args.data_dir, api_url, emulator_url, providers.url)
+    _banner(api_url, emulator_url, args.data_dir, logins, _providers_line(providers.url, local.played, local.notes))
     stop.wait()
     return 0
 
@@ -205,6 +233,8 @@ def _stop(folder: Path, stop: threading.Event, parts: dict[str, Any], emulator: 
     started = time.monotonic()
     if "api" in parts:
         parts["api"].stop()
+    if "providers" in parts:
+        parts["providers"].stop()
     deadline = time.monotonic() + 3
     for thread in parts.get("threads", []):
         thread.join(timeout=max(0.0, deadline - time.monotonic()))

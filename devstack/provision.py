@@ -68,7 +68,9 @@ def create_secrets(secrets: Any) -> None:
         try:
             secrets.describe_secret(SecretId=secret_name)
         except secrets.exceptions.ResourceNotFoundException:
-            secrets.create_secret(Name=secret_name, Description=spec.description, SecretString=new_secret_document())
+            # An operator's secret starts without any value, as infra/ creates it ("not configured").
+            value = {"SecretString": new_secret_document()} if spec.filled_by == "app" else {}
+            secrets.create_secret(Name=secret_name, Description=spec.description, **value)
 
 
 def create_keys(kms: Any) -> None:

@@ -6,6 +6,7 @@ adds to `table_models()` appears in the stack without touching infra/.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ class OwnerPortalStack(cdk.Stack):
         self.buckets = [self._bucket(b) for b in resources.buckets]
         self.topics = {t.logical: self._topic(t.logical) for t in resources.topics}
         self.ops_topic = self._topic(OPS_TOPIC)
-        self.secrets = [self._secret(s) for s in resources.secrets]
+        self.secrets = {s.logical: self._secret(s) for s in resources.secrets}
         self._sms_settings()
 
         self.app = ChaliceApp(self, "ChaliceApp", source_dir=str(ROOT), with_dependencies=with_dependencies,
@@ -213,10 +214,15 @@ class OwnerPortalStack(cdk.Stack):
             self, f"Secret{_construct_id(spec.logical)}", secret_name=self.name(spec.logical),
             description=spec.description, encryption_key=self.data_key, removal_policy=self.removal,
             # A bootstrap value; for the signing keys the first rotation (immediately on creation) writes the
-            # real document. Other secrets are filled in by an operator (`aws secretsmanager put-secret-value`).
+            # real document.
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({"current": "", "keys": {}}), generate_string_key="bootstrap"),
         )
+        if spec.filled_by == "operator":
+            # No value at all in the template (CloudFormation then creates the secret empty: the app reads "not
+            # configured"); an operator fills it with `aws secretsmanager put-secret-value`, and a stack update
+            # never overwrites what they put.
+            secret.node.default_child.add_property_deletion_override("GenerateSecretString")  # type: ignore[union-attr]
         if spec.logical == TOKEN_KEYS_SECRET:
             rotation = lambda_.Function(
                 self, "TokenKeyRotation", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
@@ -281,11 +287,19 @@ class OwnerPortalStack(cdk.Stack):
                 if specs[logical].partial_batch_responses:
                     cfn_function.add_property_override(f"{base}.FunctionResponseTypes", ["ReportBatchItemFailures"])
             role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-            document = self._policy(log_group, [self.queues[q] for q in consumed.values()])
+            document = self._policy(log_group, [self.queues[q] for q in consumed.values()],
+                                    self._readable_secrets(_function_suffix(function)))
             self.app.get_resource(role_id).add_property_override(
                 "Policies", [{"PolicyName": f"{logical_id}LeastPrivilege", "PolicyDocument": document.to_json()}])
 
-    def _policy(self, log_group: logs.LogGroup, consumed: list[sqs.Queue]) -> iam.PolicyDocument:
+    def _readable_secrets(self, suffix: str) -> list[secretsmanager.Secret]:
+        """The secrets function `suffix` (`api`, `handle-jobs`, `schedule-<job>`) may read: a spec's readers,
+        or every function when it names none."""
+        return [self.secrets[spec.logical] for spec in self.resources_def.secrets
+                if not spec.readers or any(fnmatch.fnmatchcase(suffix, pattern) for pattern in spec.readers)]
+
+    def _policy(self, log_group: logs.LogGroup, consumed: list[sqs.Queue],
+                secrets: list[secretsmanager.Secret]) -> iam.PolicyDocument:
         """What every function of the app may do, plus consuming its own queues; explicit actions only."""
         statements = [
             iam.PolicyStatement(sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -312,9 +326,9 @@ class OwnerPortalStack(cdk.Stack):
         statements.append(iam.PolicyStatement(
             sid="SmsToPhoneNumbers", actions=["sns:Publish"], resources=["*"],
             conditions={"Null": {"sns:Protocol": "true"}}))  # direct SMS has no resource ARN to name
-        if self.secrets:
+        if secrets:
             statements.append(iam.PolicyStatement(sid="Secrets", actions=["secretsmanager:GetSecretValue"],
-                                                  resources=[s.secret_arn for s in self.secrets]))
+                                                  resources=[s.secret_arn for s in secrets]))
         statements.append(iam.PolicyStatement(sid="DataKey", actions=DATA_ACTIONS["kms"],
                                               resources=[k.key_arn for k in self.keys]))
         return iam.PolicyDocument(statements=statements)

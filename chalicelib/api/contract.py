@@ -54,7 +54,7 @@ ERROR_STATUS: dict[str, int] = {
     "rate_limited": 429,
     # 500, 503
     "internal_error": 500,
-    "unavailable": 503, "sms_unavailable": 503,
+    "unavailable": 503, "sms_unavailable": 503, "provider_misconfigured": 503,
 }
 
 

@@ -97,9 +97,12 @@ def local_api_url() -> str:
 
 
 def apply_local() -> dict[str, str]:
-    """The `local` stage as the running stack has it: its emulator and its caller settings (env wins)."""
+    """The `local` stage as the running stack has it: its emulator, its API and its caller settings (env wins)."""
     stack = running_stack() or {}
     for key, value in (stack.get("settings") or {}).items():
         if key in CALLER_OVERRIDES:
             os.environ.setdefault(key, str(value))
-    return apply("local", local_emulator_url())
+    applied = apply("local", local_emulator_url())
+    # The stage's PUBLIC_API_URL names the default port; links and notify URLs must name the API actually up.
+    os.environ["PUBLIC_API_URL"] = applied["PUBLIC_API_URL"] = local_api_url()
+    return applied

@@ -3,11 +3,13 @@ provider does and send signed notices the way the provider does, so the real ada
 
 Each emulator is a class with `prefix` (the URL path it serves under, e.g. `/alipay`) and
 `handle(request) -> EmuAnswer`. `InProcessTransport` routes an adapter's requests straight to emulators (tests:
-no sockets); `devstack` serves the same emulators over HTTP for `make run`.
+no sockets); `devstack.provider_server` serves the same emulators over HTTP for `make run` and points the local
+stage's provider secrets at them (its `SETUPS` say how each emulator is built and what our adapter's config is).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -41,6 +43,14 @@ class Emulator(Protocol):
     def handle(self, request: EmuRequest) -> EmuAnswer: ...
 
 
+def serving(emulators: Sequence[Emulator], path: str) -> tuple[Emulator, str] | None:
+    """The emulator whose prefix starts `path`, with the rest of the path (`/` at least); None if none does."""
+    for emulator in emulators:
+        if path == emulator.prefix or path.startswith(emulator.prefix + "/"):
+            return emulator, path[len(emulator.prefix):] or "/"
+    return None
+
+
 class InProcessTransport:
     """A `chalicelib.adapters.payments.http.Transport` that hands each request to the emulator serving its path
     (the host is ignored); `sent` keeps every request for assertions."""
@@ -51,11 +61,11 @@ class InProcessTransport:
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> HttpAnswer:
         parts = urlsplit(url)
-        for emulator in self._emulators:
-            if parts.path == emulator.prefix or parts.path.startswith(emulator.prefix + "/"):
-                request = EmuRequest(method, parts.path[len(emulator.prefix):] or "/", parts.query, dict(headers),
-                                     body or b"")
-                self.sent.append(request)
-                answer = emulator.handle(request)
-                return HttpAnswer(answer.status, dict(answer.headers), answer.body)
-        raise ProviderUnreachable("no emulator serves " + parts.path)
+        found = serving(self._emulators, parts.path)
+        if found is None:
+            raise ProviderUnreachable("no emulator serves " + parts.path)
+        emulator, rest = found
+        request = EmuRequest(method, rest, parts.query, dict(headers), body or b"")
+        self.sent.append(request)
+        answer = emulator.handle(request)
+        return HttpAnswer(answer.status, dict(answer.headers), answer.body)

@@ -196,6 +196,59 @@ def test_rotation_writes_a_document_the_keyring_accepts():
     assert ring.long_lived("receipt-code-v1") == Keyring(lambda: first).long_lived("receipt-code-v1")
 
 
+def _provider_secrets(template):
+    from chalicelib.names import PAYMENT_PROVIDER_SECRETS
+
+    found = {}
+    for logical in PAYMENT_PROVIDER_SECRETS.values():
+        [(secret_id, secret)] = template.find_resources(
+            "AWS::SecretsManager::Secret", {"Properties": {"Name": _name(logical)}}).items()
+        found[secret_id] = secret
+    return found
+
+
+def test_payment_provider_secrets_are_created_empty_and_encrypted_with_the_app_key(template):
+    key_id = next(iter(_resources(template, "AWS::KMS::Key")))
+    secrets = _provider_secrets(template)
+    assert len(secrets) == 2  # alipay, wechat
+    for secret in secrets.values():
+        props = secret["Properties"]
+        # No value in the template, not even a generated one: the app reads "not configured" until an operator
+        # puts the provider's config (a generated random string would read as a malformed config).
+        assert "SecretString" not in props and "GenerateSecretString" not in props
+        assert props["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert "Payment provider" in json.dumps(props["Description"])
+
+
+def _readable(template, function):
+    statements = [s for s in _role_statements(template, function) if s["Sid"] == "Secrets"]
+    if not statements:
+        return set()
+    [statement] = statements
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return {r["Ref"] for r in resources}
+
+
+def test_only_the_api_the_jobs_worker_and_payment_schedules_read_provider_keys(template):
+    provider_secrets = set(_provider_secrets(template))
+    [token_keys] = template.find_resources("AWS::SecretsManager::Secret",
+                                           {"Properties": {"Name": _name("token-keys")}})
+    readers = {name for name, function in _functions(template).items()
+               if provider_secrets <= _readable(template, function)}
+    for name, function in _functions(template).items():
+        readable = _readable(template, function)
+        assert token_keys in readable, name  # every function signs or checks something
+        # all of the provider secrets, or none
+        assert readable & provider_secrets in (set(), provider_secrets), name
+    assert {"APIHandler", "HandleJobs"} <= readers
+    handlers = {name: f["Properties"]["Handler"] for name, f in _functions(template).items()}
+    assert {handlers[n] for n in readers} - {"app.app", "app.handle_jobs"} == {
+        h for h in handlers.values() if h.startswith("app.schedule_payment_")}
+    assert not readers & {n for n, h in handlers.items() if h in ("app.handle_photo_uploads", "app.handle_sms_outbox",
+                                                                  "app.handle_notice_sms")}
+
+
 # --- functions ----------------------------------------------------------------------------------------------
 
 

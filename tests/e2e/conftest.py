@@ -133,6 +133,7 @@ def launch(data_dir: Path, *args: str, **env: str) -> Stack:
     """Start `python -m devstack` on free ports with its data in `data_dir`; return once the banner is out."""
     api_port, emulator_port = free_port(), free_port()
     full_env = {**os.environ, "API_PORT": str(api_port), "AWS_EMULATOR_PORT": str(emulator_port),
+                "PROVIDER_EMULATOR_PORT": str(free_port()),
                 "DEVSTACK_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **env}
     for name in ("AWS_ENDPOINT_URL", "FRESH"):
         full_env.pop(name, None)

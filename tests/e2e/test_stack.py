@@ -30,6 +30,11 @@ def test_banner_prints_the_demo_logins(stack):
     assert "admin" in banner and "zhangwei" in banner and "lina" in banner
 
 
+def test_banner_says_which_payment_providers_are_emulated(stack):
+    banner = "".join(stack.output)
+    assert "  Providers  " in banner and "sandbox stands in" in banner
+
+
 def test_admin_creates_community_building_unit_and_owner_over_http(stack):
     token = admin_login(stack)
     status, community, _ = stack.request("POST", "/staff/communities", {"name": "e2e小区", "address": "上海"}, token)

@@ -61,3 +61,24 @@ def test_sandbox_helper_falls_back_to_the_local_stage_defaults(environ, monkeypa
     monkeypatch.setattr(sandbox, "complete", lambda *args: calls.append(args) or 200)
     assert sandbox.main(["sandbox://pay?payment_id=pay_1&token=t", "--fail"]) == 0
     assert calls[0][1:] == ("http://127.0.0.1:8000", "local-sandbox-secret", "failed")
+
+
+def test_cli_builds_receipt_links_for_the_running_stacks_api_port(environ, tmp_path):
+    # given a stack whose API is on port 18001, not the stage's default 8000
+    running_stack(tmp_path)
+    # when the CLI takes its settings
+    cli._setup("local")
+    # then the links it would print on receipts, and the providers' notify URLs, name that API
+    from chalicelib.settings import load_settings
+
+    settings = load_settings()
+    assert settings.receipt_verify_url == "http://127.0.0.1:18001/receipts"
+    assert settings.notify_url("alipay") == "http://127.0.0.1:18001/payments/callbacks/alipay"
+
+
+def test_cli_without_a_running_stack_uses_api_port(environ):
+    environ["API_PORT"] = "18555"
+    cli._setup("local")
+    from chalicelib.settings import load_settings
+
+    assert load_settings().receipt_verify_url == "http://127.0.0.1:18555/receipts"

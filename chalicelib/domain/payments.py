@@ -309,9 +309,12 @@ class PaymentService:
     # -- paying ----------------------------------------------------------------------------------
 
     def create(self, caller: Principal, payment_id: str, bill_ids: tuple[str, ...], method: str,
-               channel: str = "") -> Payment:
+               channel: str = "", context: PayContext | None = None) -> Payment:
         """Hold the caller's unpaid bills in a new pending payment (15 minutes)."""
         provider = self._providers.for_method(method)
+        check = getattr(provider, "check_context", None)  # a provider may refuse the request up front
+        if check is not None and context is not None:
+            check(context)
         existing = self._payments.get(payment_id)
         if existing is not None:
             if existing.user_id != caller.user_id:
@@ -625,7 +628,7 @@ def create_for_request(service: PaymentService, id_key: bytes, request: dict[str
     payment_id = payment_id_for(id_key, request["caller"], request["key"])
     body = request["body"]
     channel = body.get("channel") or ""
-    payment = service.create(principal, payment_id, tuple(body["bill_ids"]), body["method"], channel)
     context = PayContext(channel, body.get("openid"), request.get("client_ip"), body.get("return_url"))
+    payment = service.create(principal, payment_id, tuple(body["bill_ids"]), body["method"], channel, context)
     payload = service.provider_payload(payment, context)
     return {"payment": asdict(payment) | {"provider_payload": payload}, "provider_payload": payload}

@@ -148,9 +148,6 @@ def test_wechat_jsapi_without_openid_is_a_field_error(world, wechat):
     assert wechat.emulator.orders == {} and wechat.transport.sent == []
 
 
-@pytest.mark.xfail(strict=True, reason="the payment is stored before the provider is asked: a JSAPI request "
-                   "without openid holds the bills for 15 minutes (fix in domain.payments.create_for_request or "
-                   "the view, outside the WeChat adapter)")
 def test_wechat_jsapi_without_openid_leaves_the_bills_payable(world, wechat):
     api = world.api
     owner, bill_ids, _ = _unpaid(world)

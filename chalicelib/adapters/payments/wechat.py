@@ -364,6 +364,14 @@ class WechatPayProvider:
                 "time_expire": beijing_time(payment.expires_at), "notify_url": self._notify_url,
                 "amount": {"total": payment.amount_cents, "currency": "CNY"}}
 
+    def check_context(self, context: PayContext) -> None:
+        """Refuse, before any payment is stored, a request WeChat Pay cannot take (bad input changes nothing)."""
+        channel = context.channel or "h5"
+        if channel == "jsapi" and not context.openid:
+            raise field_error("openid", "is required to pay with wechat inside WeChat (channel jsapi)")
+        if channel not in ("jsapi", "h5", "app"):
+            raise field_error("channel", "must be jsapi, h5 or app for wechat")
+
     def payload(self, payment: Payment, context: PayContext | None = None) -> dict[str, Any]:
         """Create the order at WeChat Pay and return what the page or app opens: for `jsapi` the signed
         parameters of `WeixinJSBridge.invoke('getBrandWCPayRequest', ...)`, for `h5` (the default) `h5_url`, for

@@ -638,8 +638,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A payment provider's notice of a payment's outcome (server to server, signed).
-         * @description A payment provider's notice of a payment's outcome (server to server, signed).
+         * A payment provider's notice of a payment's or a refund's outcome (server to server, signed).
+         * @description A payment provider's notice of a payment's or a refund's outcome (server to server, signed).
          *
          *     The body is the provider's own (read raw): nothing changes unless its signature verifies and the amount,
          *     merchant and payment id match our record. Duplicate and concurrent deliveries change state once and all get
@@ -661,7 +661,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of the caller's payments; a pending one comes with its `provider_payload` again. */
+        /** One of the caller's payments with its refunds; a pending one comes with its `provider_payload` again. */
         get: operations["payments_get_payment"];
         put?: never;
         post?: never;
@@ -957,6 +957,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/staff/communities/{community_id}/payment-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The community's refund limit (the default when never set). */
+        get: operations["staff_payments_get_payment_settings"];
+        /** Set the community's refund limit: refunds above it need an admin (default ¥500). */
+        put: operations["staff_payments_put_payment_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/staff/events": {
         parameters: {
             query?: never;
@@ -1104,6 +1122,77 @@ export interface paths {
         put?: never;
         /** Issue an owner account for units of the caller's communities. */
         post: operations["platform_create_owner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A community's payments, newest first, optionally in a range of days and of one method and status.
+         * @description A community's payments, newest first, optionally in a range of days and of one method and status.
+         *
+         *     A page may hold fewer than `limit` items while `next_cursor` is set (filters apply within the range).
+         */
+        get: operations["staff_payments_list_staff_payments"];
+        put?: never;
+        /**
+         * Record a payment taken at the front desk (线下收费): it succeeds at once for the bills' owner, who gets the
+         * @description Record a payment taken at the front desk (线下收费): it succeeds at once for the bills' owner, who gets the
+         *     same e-receipt as for an online payment. Audited under the caller (who, when, reference); undone only by a
+         *     refund.
+         */
+        post: operations["staff_payments_record_offline_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/payments/{payment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payment of one of the caller's communities, with its refunds. */
+        get: operations["staff_payments_get_staff_payment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/staff/payments/{payment_id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund (part of) a paid payment; the provider is asked at once (front-desk payments: recorded only).
+         * @description Refund (part of) a paid payment; the provider is asked at once (front-desk payments: recorded only).
+         *
+         *     `status` is `succeeded` when the provider refunded at once, `pending` while its notice or the reconciliation
+         *     has yet to tell (`requested`: the provider did not answer, it is asked again). Bills named go back to unpaid
+         *     once it succeeds. Above the community's refund limit only an admin may (403 `refund_limit_exceeded`); never
+         *     more than was paid in total (409 `refund_exceeds_payment`). The owner is texted and sees it in the payment
+         *     and in `/me/history`.
+         */
+        post: operations["staff_payments_create_refund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1670,6 +1759,19 @@ export interface components {
              */
             expires_at?: string | null;
         };
+        /** @description A payment taken at the front desk for an owner's bills (unpaid, of one community the caller serves). */
+        NewOfflinePayment: {
+            bill_ids: string[];
+            /** @enum {string} */
+            method: "cash" | "pos" | "bank_transfer";
+            /** @description The cash slip number, the POS voucher or the bank transfer's reference */
+            reference: string;
+            /**
+             * Format: date-time
+             * @description When the money was taken (default: now); not in the future
+             */
+            paid_at?: string | null;
+        };
         /** @description An owner account for one or more units; its initial password is generated. */
         NewOwner: {
             name: string;
@@ -1729,6 +1831,14 @@ export interface components {
             period: string;
             /** @description The meter's cumulative value (never below the previous period's) */
             reading: number | string;
+        };
+        /** @description How much to refund and why; `bill_ids` (of the payment) go back to unpaid and must add up to the amount. */
+        NewRefund: {
+            /** @description Fen to refund (at most what is left to refund) */
+            amount_cents: number;
+            reason: string;
+            /** @description Bills of the payment that become unpaid again; omitted: a money-only refund, bills unchanged */
+            bill_ids?: string[] | null;
         };
         NewRepairBody: {
             /** @description One of the owner's units */
@@ -1905,7 +2015,9 @@ export interface components {
         };
         /**
          * Payment
-         * @description A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read).
+         * @description A payment of the caller's. `provider_payload` comes with a pending payment (on create and when read);
+         *         `refunds` with one payment read by id (`GET /payments/{payment_id}`). Front-desk payments (`cash`, `pos`,
+         *         `bank_transfer`) are recorded by staff.
          */
         Payment: {
             amount_cents: number;
@@ -1913,7 +2025,7 @@ export interface components {
             created_at: string;
             expires_at: string;
             /** @enum {unknown} */
-            method: "alipay" | "card" | "sandbox" | "wechat";
+            method: "alipay" | "bank_transfer" | "card" | "cash" | "pos" | "sandbox" | "wechat";
             paid_at?: string;
             payment_id: string;
             provider_payload?: Record<string, unknown>;
@@ -1921,6 +2033,8 @@ export interface components {
             receipt_no?: string;
             /** @enum {unknown} */
             refund_status?: "pending";
+            refunded_cents: number;
+            refunds?: components["schemas"]["RefundEntry"][];
             /** @enum {unknown} */
             status: "expired" | "failed" | "pending" | "succeeded";
         };
@@ -1928,6 +2042,11 @@ export interface components {
         PaymentPage: {
             items: components["schemas"]["Payment"][];
             next_cursor: string | null;
+        };
+        /** PaymentSettings */
+        PaymentSettings: {
+            community_id: string;
+            refund_limit_cents: number;
         };
         /** PhoneChangeStarted */
         PhoneChangeStarted: {
@@ -1977,6 +2096,37 @@ export interface components {
         };
         Refresh: {
             refresh_token: string;
+        };
+        /** Refund */
+        Refund: {
+            amount_cents: number;
+            bill_ids: string[];
+            created_at: string;
+            finished_at?: string;
+            payment_id: string;
+            reason: string;
+            refund_id: string;
+            requested_by: string;
+            /** @enum {unknown} */
+            status: "failed" | "pending" | "requested" | "succeeded";
+        };
+        /**
+         * RefundEntry
+         * @description A refund of a payment: `requested` and `pending` are on their way, `succeeded` money is back.
+         */
+        RefundEntry: {
+            amount_cents: number;
+            bill_ids: string[];
+            created_at: string;
+            finished_at?: string;
+            reason: string;
+            refund_id: string;
+            /** @enum {unknown} */
+            status: "failed" | "pending" | "requested" | "succeeded";
+        };
+        RefundLimitBody: {
+            /** @description Refunds above this amount (fen) need an admin; staff may refund up to it */
+            refund_limit_cents: number;
         };
         Rejection: {
             /** @description Why the request is rejected (shown to the owner) */
@@ -2098,6 +2248,35 @@ export interface components {
         SmsSent: {
             expires_in: number;
             resend_after: number;
+        };
+        /**
+         * StaffPayment
+         * @description A payment as staff see it: whose, for which flats, its refunds, and for front-desk ones who recorded it.
+         */
+        StaffPayment: {
+            amount_cents: number;
+            bill_ids: string[];
+            community_id: string;
+            created_at: string;
+            /** @enum {unknown} */
+            method: "alipay" | "bank_transfer" | "card" | "cash" | "pos" | "sandbox" | "wechat";
+            paid_at?: string;
+            payment_id: string;
+            provider_txn_id?: string;
+            receipt_no?: string;
+            recorded_by?: string;
+            reference?: string;
+            refunded_cents: number;
+            refunds?: components["schemas"]["RefundEntry"][];
+            /** @enum {unknown} */
+            status: "expired" | "failed" | "pending" | "succeeded";
+            unit_ids: string[];
+            user_id: string;
+        };
+        /** StaffPaymentPage */
+        StaffPaymentPage: {
+            items: components["schemas"]["StaffPayment"][];
+            next_cursor: string | null;
         };
         /**
          * StaffProfile
@@ -7858,6 +8037,198 @@ export interface operations {
             };
         };
     };
+    staff_payments_get_payment_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                community_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    staff_payments_put_payment_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                community_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundLimitBody"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
     notices_create_event: {
         parameters: {
             query?: never;
@@ -8744,6 +9115,452 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         /** @enum {unknown} */
                         code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    staff_payments_list_staff_payments: {
+        parameters: {
+            query: {
+                /** @description Items per page (default 20) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page; omit for the first page */
+                cursor?: string;
+                community_id: string;
+                /** @description Only payments created on or after this day (UTC) */
+                created_from?: string;
+                /** @description Only payments created on or before this day (UTC) */
+                created_to?: string;
+                method?: "alipay" | "wechat" | "card" | "sandbox" | "cash" | "pos" | "bank_transfer";
+                status?: "pending" | "succeeded" | "failed" | "expired";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffPaymentPage"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error" | "invalid_cursor";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    staff_payments_record_offline_payment: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes retries safe: the same key and body answer the same record, concurrent duplicates included; the same key with another body is 422 `idempotency_key_reused`. One key per refund or front-desk payment. */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOfflinePayment"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffPayment"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `conflict`, `bill_in_payment`, `bill_already_paid`, `no_common_owner` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict" | "bill_in_payment" | "bill_already_paid" | "no_common_owner";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Well formed but cannot be processed. Codes: `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "idempotency_key_reused";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    staff_payments_get_staff_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffPayment"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Something went wrong on our side (never carries internals). Codes: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    staff_payments_create_refund: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes retries safe: the same key and body answer the same record, concurrent duplicates included; the same key with another body is 422 `idempotency_key_reused`. One key per refund or front-desk payment. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRefund"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description The request is not valid: `validation_error` lists every bad field in `details.fields`. Codes: `validation_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_error";
+                    };
+                };
+            };
+            /** @description Not authenticated: a missing, expired or revoked token, or a wrong credential. Codes: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /** @description Not allowed for this caller's role, or the password must be changed first. Codes: `forbidden`, `password_change_required`, `refund_limit_exceeded` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "password_change_required" | "refund_limit_exceeded";
+                    };
+                };
+            };
+            /** @description Not found, or not the caller's (owners and staff never learn what is not theirs). Codes: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `not_paid`, `refund_exceeds_payment`, `bill_not_refundable`, `refund_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "not_paid" | "refund_exceeds_payment" | "bill_not_refundable" | "refund_in_progress";
+                    };
+                };
+            };
+            /** @description The body is larger than 64 KiB. Codes: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Well formed but cannot be processed. Codes: `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        /** @enum {unknown} */
+                        code?: "idempotency_key_reused";
                     };
                 };
             };

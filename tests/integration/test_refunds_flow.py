@@ -1,4 +1,3 @@
-import pytest
 
 """Refunds, front-desk payments and the payment reconciliation through the API under moto (issue 14)."""
 
@@ -10,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from chalicelib.adapters.payments.common import InvalidSignature, header
 from chalicelib.adapters.payments.registry import Providers
